@@ -299,7 +299,8 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
     if origin is Literal:
         if value in typing.get_args(tp) and type(value) is type(typing.get_args(tp)[0]):
             return value
-        raise ParamsError(f"{key} = {value!r}: must be {_type_name(tp)}{_suggest(str(value), map(str, typing.get_args(tp)))}")
+        hint = _suggest(str(value), map(str, typing.get_args(tp)))
+        raise ParamsError(f"{key} = {value!r}: must be {_type_name(tp)}{hint}")
     if origin in (typing.Union, types.UnionType):
         for option in typing.get_args(tp):
             try:

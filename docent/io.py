@@ -18,6 +18,10 @@ from typing import IO, Any
 
 from docent.cli import UserError
 
+# mkstemp/mkdtemp create owner-only files; outputs get the usual permissions (umask applied).
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def _disk_full(exc: OSError, path: Path) -> UserError:
     return UserError(f"{path}: disk full while writing; free space and re-run")
@@ -35,6 +39,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[A
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except OSError as exc:
         _remove_quietly(tmp)
@@ -54,6 +59,7 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
+        os.chmod(tmp, 0o777 & ~_UMASK)
         if path.exists():
             old = path.with_name(f".{path.name}.old")
             shutil.rmtree(old, ignore_errors=True)
