@@ -92,7 +92,8 @@ def answer_only_labels(
     if len(input_ids) > max_len:
         return None
     cut = len(prompt)
-    labels = [tid if start >= cut else IGNORE_INDEX for tid, (start, _end) in zip(input_ids, enc["offset_mapping"], strict=True)]
+    offsets = enc["offset_mapping"]
+    labels = [tid if start >= cut else IGNORE_INDEX for tid, (start, _end) in zip(input_ids, offsets, strict=True)]
     if all(label == IGNORE_INDEX for label in labels):
         return None
     return {"input_ids": input_ids, "labels": labels}
