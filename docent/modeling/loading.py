@@ -212,9 +212,11 @@ def load_base_model(
         kwargs["device_map"] = device_map or _default_device_map()
     elif device_map is not None:
         kwargs["device_map"] = device_map
+    from safetensors import SafetensorError
+
     try:
         model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
-    except OSError as exc:
+    except (OSError, SafetensorError) as exc:
         reason = str(exc).splitlines()[0][:200]
         raise UserError(f"model.name = {params.name!r}: cannot load weights ({reason})") from None
     if model.generation_config is not None and model.generation_config.pad_token_id is None:
