@@ -1,0 +1,1 @@
+"""From scraped pages to clean sentences: HTML/text extraction, normalisation, Punkt splitting."""

@@ -1,0 +1,71 @@
+"""Unicode and whitespace normalisation, and the removal of Wikipedia's inline markers.
+
+NFC composes base letters and combining marks into single code points, so "Hồ Chí Minh"
+typed with combining accents and the precomposed spelling become the same string; no accent
+is ever stripped.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Invisible characters that only break words apart or glue them wrongly: soft hyphen, zero-width
+# space, word joiner, BOM. ZWJ/ZWNJ stay (they carry meaning in Indic and Persian scripts).
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u2060\ufeff"), None)
+
+# Wikipedia's maintenance tags: [citation needed], [clarification needed], [who?], [dubious – discuss]...
+_MAINTENANCE = (
+    r"[^\[\]]{0,40}?\bneeded\b[^\[\]]{0,30}|[^\[\]]{0,30}?\brequired\b|"
+    r"(?:according to |by )?whom\??|who\??|when\??|which\??|why\??|where\??|how\??|"
+    r"dubious[^\[\]]{0,20}|disputed[^\[\]]{0,20}|failed verification[^\[\]]{0,20}|"
+    r"verify|verification|original research\??|unreliable source\??|self-published source\??|"
+    r"non-primary source|third-party source|sic|vague|specify|quantify|contradictory|"
+    r"permanent dead link|dead link|update|not in citation given|opinion|promotional language|"
+    r"improper synthesis\??|irrelevant citation|weasel words|edit"
+)
+# [1], [23], [a], [iv], [note 3], [nb 2], [lower-alpha 1] and the maintenance tags above.
+CITATION_MARKER = re.compile(
+    r"\[\s*(?:\d{1,4}|[a-zA-Z]{1,2}|[ivxlc]{1,6}|(?:note|nb|n|fn|lower-alpha|upper-alpha|lower-roman)\s*\d{1,4}|"
+    + _MAINTENANCE + r")\s*\]",
+    re.IGNORECASE,
+)
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?)\]])")
+_SPACE_AFTER_OPEN = re.compile(r"([(\[])\s+")
+_EMPTY_BRACKETS = re.compile(r"\(\s*[,;:]?\s*\)|\[\s*\]")
+_LEADING_SEPARATOR = re.compile(r"\(\s*[,;]\s*")
+_REPEATED_COMMA = re.compile(r",(?:\s*,)+")
+
+
+def normalize_unicode(text: str) -> str:
+    """NFC, invisible characters removed, other control characters turned into spaces."""
+    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
+    return "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text)
+
+
+def normalize_whitespace(text: str) -> str:
+    """Every run of Unicode whitespace (NBSP, tabs, line breaks...) becomes one space."""
+    return " ".join(text.split())
+
+
+def strip_citation_markers(text: str) -> str:
+    """'in 1945.[1][citation needed] He' -> 'in 1945. He'."""
+    previous = None
+    while previous != text:  # nested or adjacent markers: "[[1]]"
+        previous, text = text, CITATION_MARKER.sub("", text)
+    return text
+
+
+def tidy_punctuation(text: str) -> str:
+    """Repair what removed markers and pronunciation leave behind: ' ,', '( ;', '()'."""
+    text = _EMPTY_BRACKETS.sub("", text)
+    text = _LEADING_SEPARATOR.sub("(", text)
+    text = _REPEATED_COMMA.sub(",", text)
+    text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
+    text = _SPACE_AFTER_OPEN.sub(r"\1", text)
+    return normalize_whitespace(text)
+
+
+def clean_inline(text: str) -> str:
+    """A paragraph's raw text -> one normalised line."""
+    return tidy_punctuation(strip_citation_markers(normalize_whitespace(normalize_unicode(text))))

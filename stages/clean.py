@@ -1,0 +1,43 @@
+"""Stage `clean`: data/raw/pages.jsonl -> data/clean/sentences.jsonl (doc_id, title, sent_id, text).
+
+    python -m stages.clean --params params.yaml --pages data/raw/pages.jsonl \
+        --out data/clean/sentences.jsonl --metrics metrics/clean.json
+"""
+
+from __future__ import annotations
+
+import click
+
+from docent.cli import UserError, log, log_params, stage_main
+from docent.config import load_params
+from docent.io import read_jsonl, write_jsonl, write_metrics
+
+
+@click.command()
+@click.option("--params", "params_path", required=True, type=click.Path(dir_okay=False), help="params.yaml")
+@click.option("--pages", required=True, type=click.Path(dir_okay=False), help="pages JSONL from scrape")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="sentences JSONL to write")
+@click.option("--metrics", required=True, type=click.Path(dir_okay=False), help="flat metrics JSON to write")
+@stage_main
+def main(params_path: str, pages: str, out: str, metrics: str) -> None:
+    params = load_params(params_path, "clean")
+    log_params("clean", params.to_dict())
+    rows = read_jsonl(pages, required=("id", "title", "format", "content"), nonempty=("id", "title"))
+
+    from docent.text.clean import clean_pages, validate_pages
+
+    validate_pages(rows, pages)
+    sentences, clean_metrics = clean_pages(rows, params.clean.min_words, params.clean.max_words)
+    if not sentences:
+        raise UserError(
+            f"{pages}: no sentence of {params.clean.min_words} to {params.clean.max_words} words in "
+            f"{len(rows)} page(s); check the pages or clean.min_words / clean.max_words"
+        )
+    write_jsonl(out, sentences)
+    write_metrics(metrics, clean_metrics)
+    log.info("clean: %d sentences from %d documents (dropped: %s)", len(sentences), len(rows),
+             ", ".join(f"{k[8:]} {v}" for k, v in clean_metrics.items() if k.startswith("dropped_")))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Stage `clean`: output contract, drop counts, bad input named by file and line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+
+from stages.clean import main as clean_main
+
+HTML_PAGE = (
+    "<div class='mw-parser-output'><table class='infobox'><tr><td>Infobox text here</td></tr></table>"
+    "<p>Hồ Chí Minh founded the Democratic Republic of Vietnam in 1945.[1] He led it until 1969. "
+    "Short one.</p><ul><li>The Trưng sisters rebelled against Han rule in AD 40.</li></ul>"
+    "<h2>References</h2><p>A reference that must not appear anywhere.</p></div>"
+)
+TEXT_PAGE = (
+    "Võ Nguyên Giáp led the Việt Minh to victory at Điện Biên Phủ in 1954. He led it until 1969.\n\n"
+    + " ".join(["word"] * 20) + "."
+)
+SENTENCE_KEYS = ["doc_id", "title", "sent_id", "text"]
+METRIC_KEYS = {
+    "documents", "documents_without_sentences", "paragraphs", "sentences_split", "sentences_kept",
+    "dropped_no_letters", "dropped_too_short", "dropped_too_long", "dropped_duplicate", "words_kept",
+    "punkt_learned_abbreviations", "wall_s",
+}
+
+
+def page(doc_id: str, title: str, fmt: str, content: str) -> dict[str, str]:
+    return {"id": doc_id, "title": title, "url": "https://example.org/" + doc_id, "source": "snapshot",
+            "license": "CC BY-SA 4.0", "format": fmt, "content": content}
+
+
+def run_clean(tmp_path: Path, pages_text: str, min_words: int = 4, max_words: int = 15):
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"clean": {"min_words": min_words, "max_words": max_words}}))
+    pages = tmp_path / "raw" / "pages.jsonl"
+    pages.parent.mkdir(exist_ok=True)
+    pages.write_text(pages_text, encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(clean_main, ["--params", str(params), "--pages", str(pages), "--out",
+                                             str(out / "clean" / "sentences.jsonl"), "--metrics",
+                                             str(out / "metrics" / "clean.json")])
+    return result, pages, out
+
+
+def jsonl(*rows: dict[str, str]) -> str:
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+
+
+def test_clean_stage_output_contract(tmp_path: Path) -> None:
+    result, _, out = run_clean(tmp_path, jsonl(page("a", "Ho Chi Minh", "html", HTML_PAGE),
+                                               page("b", "Võ Nguyên Giáp", "text", TEXT_PAGE)))
+    assert result.exit_code == 0, result.output
+
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
+    assert written == ["clean", "clean/sentences.jsonl", "metrics", "metrics/clean.json"]
+    rows = [json.loads(line) for line in (out / "clean" / "sentences.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert all(list(row) == SENTENCE_KEYS for row in rows)
+    assert [(r["doc_id"], r["sent_id"], r["text"]) for r in rows] == [
+        ("a", "a#0", "Hồ Chí Minh founded the Democratic Republic of Vietnam in 1945."),
+        ("a", "a#1", "He led it until 1969."),
+        ("a", "a#2", "The Trưng sisters rebelled against Han rule in AD 40."),
+        ("b", "b#0", "Võ Nguyên Giáp led the Việt Minh to victory at Điện Biên Phủ in 1954."),
+    ]
+    assert rows[3]["title"] == "Võ Nguyên Giáp"
+    metrics = json.loads((out / "metrics" / "clean.json").read_text(encoding="utf-8"))
+    assert set(metrics) == METRIC_KEYS
+    assert (metrics["documents"], metrics["paragraphs"], metrics["sentences_split"]) == (2, 4, 7)
+    assert (metrics["sentences_kept"], metrics["dropped_too_short"]) == (4, 1)  # "Short one."
+    assert (metrics["dropped_too_long"], metrics["dropped_duplicate"]) == (1, 1)  # 21 words; "He led it until 1969."
+
+
+def test_clean_is_byte_identical_on_rerun(tmp_path: Path) -> None:
+    pages = jsonl(page("a", "A", "html", HTML_PAGE), page("b", "B", "text", TEXT_PAGE))
+    (tmp_path / "1").mkdir()
+    (tmp_path / "2").mkdir()
+    first, _, out1 = run_clean(tmp_path / "1", pages)
+    second, _, out2 = run_clean(tmp_path / "2", pages)
+    assert first.exit_code == second.exit_code == 0
+    assert (out1 / "clean" / "sentences.jsonl").read_bytes() == (out2 / "clean" / "sentences.jsonl").read_bytes()
+
+
+def test_truncated_line_is_named_by_file_and_line(tmp_path: Path) -> None:
+    good = jsonl(page("a", "A", "text", TEXT_PAGE))
+    result, pages, out = run_clean(tmp_path, good + good.replace('"a"', '"b"')[:40] + "\n")
+    assert result.exit_code == 2
+    assert f"error: {pages}:2: invalid or truncated JSON" in result.output
+    assert not out.exists()
+
+
+def test_empty_line_and_bad_format_are_named(tmp_path: Path) -> None:
+    good = jsonl(page("a", "A", "text", TEXT_PAGE))
+    result, pages, _ = run_clean(tmp_path, good + "\n" + good)
+    assert result.exit_code == 2 and f"error: {pages}:2: empty line" in result.output
+    result, pages, _ = run_clean(tmp_path, good + jsonl(page("b", "B", "pdf", "x")))
+    assert result.exit_code == 2 and f"error: {pages}:2: format 'pdf' must be 'html' or 'text'" in result.output
+    result, pages, _ = run_clean(tmp_path, good + good)
+    assert result.exit_code == 2 and f"error: {pages}:2: duplicate id 'a'" in result.output
+
+
+def test_no_sentence_within_limits_is_a_user_error(tmp_path: Path) -> None:
+    result, pages, _ = run_clean(tmp_path, jsonl(page("a", "A", "text", "Too short.")), min_words=5)
+    assert result.exit_code == 2
+    assert f"error: {pages}: no sentence of 5 to 15 words in 1 page(s)" in result.output
