@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -103,6 +104,7 @@ class ClassifierParams:
     min_df: int = rng(ge=1)
     max_features: int = rng(ge=100)
     sublinear_tf: bool
+    strip_accents: bool
     C: float = rng(gt=0)
     min_recall: float = rng(gt=0, le=1)
 
@@ -367,6 +369,21 @@ def build_section(name: str, raw: Any) -> Any:
     return section
 
 
+class _ParamsLoader(yaml.SafeLoader):
+    """SafeLoader that also reads YAML 1.2 floats such as `1e-05`.
+
+    PyYAML follows YAML 1.1, where a float needs a dot, so `1e-05` (which `dvc exp run -S`
+    writes for 0.00001) would otherwise come back as a string.
+    """
+
+
+_ParamsLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
 def read_params_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
@@ -374,7 +391,7 @@ def read_params_file(path: str | Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ParamsError(f"{path}: params file not found") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_ParamsLoader)  # a SafeLoader subclass: no arbitrary objects
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)

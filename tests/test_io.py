@@ -82,3 +82,12 @@ def test_metrics_must_be_flat(tmp_path):
     write_metrics(tmp_path / "m.json", {"a": 1, "b": 0.5})
     with pytest.raises(TypeError, match="flat"):
         write_metrics(tmp_path / "m.json", {"a": {"b": 1}})
+
+
+def test_params_read_yaml_1_2_floats_as_dvc_writes_them(tmp_path):
+    """`dvc exp run -S train.learning_rate=1e-5` writes `1e-05`, which YAML 1.1 reads as a string."""
+    from docent.config import read_params_file
+
+    path = tmp_path / "params.yaml"
+    path.write_text("train:\n  learning_rate: 1e-05\n  x: 2.5E+3\n  name: 1e5x\n", encoding="utf-8")
+    assert read_params_file(path)["train"] == {"learning_rate": 1e-05, "x": 2500.0, "name": "1e5x"}
