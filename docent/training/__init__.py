@@ -1,0 +1,1 @@
+"""Fine-tuning: tokenised QA data, packed batches, the Trainer subclass, callbacks, the run."""

@@ -1,0 +1,303 @@
+"""One fine-tuning run: data -> trainable model -> Trainer (resumable) -> saved model + metrics.
+
+Resume: models/checkpoints/docent_run.json holds a fingerprint of everything that shapes the
+run (the params sections, the input files' hashes, the base model). A re-run whose fingerprint
+matches an unfinished run continues from its last checkpoint (step count, optimizer, scheduler,
+RNG and early-stopping state all restored by the Trainer); anything else starts fresh and says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import logging
+import math
+import os
+import resource
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from docent.cli import UserError
+from docent.config import Params
+from docent.io import atomic_dir, write_json
+
+log = logging.getLogger(__name__)
+
+RUN_STATE = "docent_run.json"
+VERSIONED = ("torch", "transformers", "peft", "accelerate", "bitsandbytes", "datasets")
+
+
+def physical_cores() -> int:
+    """Physical cores this process may use (hyper-threads share one core's FPU: no gain for matmuls)."""
+    import psutil
+
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    physical = psutil.cpu_count(logical=False) or allowed
+    return max(1, min(physical, allowed))
+
+
+def file_digest(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name in VERSIONED:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def run_fingerprint(params_dict: dict[str, Any], inputs: list[Path], model_source: str) -> str:
+    payload = {
+        "params": params_dict,
+        "inputs": {str(p.name): file_digest(p) for p in inputs},
+        "model_source": model_source,
+        "versions": package_versions(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def checkpoint_to_resume(checkpoints: Path, fingerprint: str) -> str | None:
+    """The last checkpoint of an unfinished run with the same fingerprint; else clear the folder."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    state_file = checkpoints / RUN_STATE
+    last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+    if last is None:
+        _clear(checkpoints)
+        return None
+    try:
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        state = {}
+    if state.get("fingerprint") != fingerprint:
+        log.warning("%s: checkpoints were made with different params, data or library versions; "
+                    "starting fresh", checkpoints)
+    elif state.get("status") == "done":
+        log.info("%s: the last run with these params finished; training again from the start", checkpoints)
+    else:
+        log.info("resuming the interrupted run from %s", last)
+        return last
+    _clear(checkpoints)
+    return None
+
+
+def _clear(checkpoints: Path) -> None:
+    if checkpoints.is_dir():
+        for child in checkpoints.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    checkpoints.mkdir(parents=True, exist_ok=True)
+
+
+def _step_of(checkpoint: str) -> int:
+    return int(Path(checkpoint).name.rsplit("-", 1)[-1])
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process (ru_maxrss is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_finetune(
+    params: Params,
+    train_path: Path,
+    val_path: Path,
+    sentences_path: Path,
+    model_cache: Path,
+    checkpoints: Path,
+    out_dir: Path,
+    live_dir: Path,
+    extra_callbacks: Sequence[Any] = (),
+) -> dict[str, Any]:
+    """Train as params say; write out_dir (model + tokenizer + manifest); return flat metrics.
+
+    `extra_callbacks`: more TrainerCallbacks (tools and tests hook in here).
+    """
+    import torch
+    from dvclive import Live
+    from transformers import EarlyStoppingCallback, set_seed
+
+    from docent.modeling.adapters import count_parameters, merge_adapter, prepare_trainable_model
+    from docent.modeling.loading import MANIFEST, load_base_model, load_tokenizer, resolve_model_source
+    from docent.training.callbacks import DvcLiveLogger, GracefulInterrupt, TrainingInterrupted, truncate_live_history
+    from docent.training.data import passage_rows, read_qa, tokenize_rows
+    from docent.training.trainer import PackedTrainer, training_arguments
+
+    assert params.train and params.model and params.lora and params.freeze and params.quant and params.seed is not None
+    train, seed = params.train, params.seed
+    started = time.perf_counter()
+    threads = train.threads or physical_cores()
+    torch.set_num_threads(threads)
+    set_seed(seed)
+
+    # ---- data
+    train_rows = read_qa(train_path)
+    val_rows = read_qa(val_path, allow_empty=True)
+    source = resolve_model_source(params.model, model_cache)
+    tokenizer = load_tokenizer(source, params.model.trust_remote_code)
+    train_ds, skipped = tokenize_rows(tokenizer, train_rows, train.max_seq_len)
+    n_qa = len(train_ds)
+    inputs = [train_path, val_path]
+    n_passages = passages_skipped = 0
+    if train.mix_passages:
+        from datasets import concatenate_datasets
+
+        doc_ids = {str(r["doc_id"]) for r in train_rows if "doc_id" in r}
+        passages = passage_rows(sentences_path, doc_ids, tokenizer, train.max_seq_len)
+        passage_ds, passages_skipped = tokenize_rows(tokenizer, passages, train.max_seq_len) if passages else (None, 0)
+        if passage_ds is not None:
+            n_passages = len(passage_ds)
+            train_ds = concatenate_datasets([train_ds, passage_ds])
+        inputs.append(sentences_path)
+    if len(train_ds) == 0:
+        raise UserError(f"{train_path}: no example fits in train.max_seq_len = {train.max_seq_len} tokens "
+                        f"({skipped} too long); raise train.max_seq_len")
+    if skipped:
+        log.warning("%d of %d training examples are longer than train.max_seq_len = %d tokens: skipped (counted)",
+                    skipped, len(train_rows), train.max_seq_len)
+    val_ds, val_skipped = tokenize_rows(tokenizer, val_rows, train.max_seq_len) if val_rows else (None, 0)
+    has_eval = val_ds is not None and len(val_ds) > 0
+    if not has_eval:
+        log.warning("%s: no validation examples; no eval loss, no early stopping, last step kept", val_path)
+
+    # ---- model
+    method = train.method
+    quant = params.quant if method == "qlora" else None
+    model = load_base_model(params.model, model_cache, quant=quant)
+    trained, blocks = prepare_trainable_model(model, method, params.lora, params.freeze, train.gradient_checkpointing)
+    trainable_params, total_params = count_parameters(trained)
+    log.info("%s: %s trainable of %s parameters", method, f"{trainable_params:,}", f"{total_params:,}")
+
+    # ---- resume or start fresh
+    used = {k: v for k, v in params.to_dict().items() if k in ("seed", "model", "quant", "lora", "freeze", "train")}
+    if method != "qlora":
+        used.pop("quant", None)
+    fingerprint = run_fingerprint(used, inputs, source)
+    resume = checkpoint_to_resume(checkpoints, fingerprint)
+    resumed_from = _step_of(resume) if resume else 0
+    if resume:
+        truncate_live_history(live_dir, resumed_from)
+    live = Live(dir=str(live_dir), resume=resume is not None, dvcyaml=False, save_dvc_exp=False)
+    write_json(checkpoints / RUN_STATE, {"fingerprint": fingerprint, "status": "running"})
+
+    interrupt = GracefulInterrupt()
+    callbacks: list[Any] = [DvcLiveLogger(live, log_base_eval=resume is None), interrupt, *extra_callbacks]
+    bleu_pairs: list[tuple[str, str]] = []
+    if train.eval_bleu and has_eval:
+        bleu_pairs = [(r["question"], r["answer"]) for r in val_rows[:16]]
+    trainer = PackedTrainer(
+        model=trained,
+        args=training_arguments(train, seed, str(checkpoints), has_eval),
+        train_dataset=train_ds,
+        eval_dataset=val_ds if has_eval else None,
+        data_collator=_collator(),
+        processing_class=tokenizer,
+        callbacks=callbacks,
+        bleu_questions=bleu_pairs,
+    )
+    base_metrics = trainer.evaluate(metric_key_prefix="base_eval") if has_eval else {}
+    if has_eval and train.early_stopping_patience > 0:  # added after the base eval, which it must not see
+        trainer.add_callback(EarlyStoppingCallback(early_stopping_patience=train.early_stopping_patience))
+    train_started = time.perf_counter()
+    try:
+        result = trainer.train(resume_from_checkpoint=resume)
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(trainer.state.global_step, str(checkpoints)) from None
+    train_runtime = time.perf_counter() - train_started
+    if interrupt.requested:
+        raise TrainingInterrupted(trainer.state.global_step, str(checkpoints))
+
+    state = trainer.state
+    eval_loss = state.best_metric if has_eval else None
+    stopped_early = bool(has_eval and train.early_stopping_patience > 0 and state.global_step < state.max_steps)
+    if stopped_early:
+        log.info("early stopping at step %d of %d: eval loss has not improved for %d evals (best %.4f)",
+                 state.global_step, state.max_steps, train.early_stopping_patience, eval_loss)
+
+    # ---- outputs
+    if hasattr(trained, "config"):
+        trained.config.use_cache = True
+    manifest = {
+        "method": method,
+        "base_model": params.model.name,
+        "params": used,
+        "versions": package_versions(),
+        "train_examples": n_qa,
+        "passage_examples": n_passages,
+        "skipped_too_long": skipped,
+        "frozen_blocks": list(blocks.frozen),
+        "decoder_blocks": blocks.count,
+        "steps": state.global_step,
+        "best_checkpoint_step": _step_of(state.best_model_checkpoint) if state.best_model_checkpoint else None,
+        "merged": bool(train.merge and method != "full"),
+    }
+    with atomic_dir(out_dir) as tmp:
+        trained.save_pretrained(str(tmp), safe_serialization=True)
+        tokenizer.save_pretrained(str(tmp))
+        write_json(tmp / MANIFEST, manifest)
+        if train.merge and method != "full":
+            merged = merge_adapter(tmp, method, params.model, model_cache, params.quant)
+            merged.config.use_cache = True
+            merged.save_pretrained(str(tmp / "merged"), safe_serialization=True)
+            tokenizer.save_pretrained(str(tmp / "merged"))
+    write_json(checkpoints / RUN_STATE, {"fingerprint": fingerprint, "status": "done"})
+
+    last_train_loss = next((h["loss"] for h in reversed(state.log_history) if "loss" in h), float("nan"))
+    metrics: dict[str, Any] = {
+        "method": method,
+        "train_loss": round(float(result.training_loss), 5),
+        "final_train_loss": round(float(last_train_loss), 5),
+        "steps": state.global_step,
+        "max_steps": state.max_steps,
+        "epochs": round(float(state.epoch or 0.0), 3),
+        "resumed_from_step": resumed_from,
+        "stopped_early": stopped_early,
+        "train_examples": n_qa,
+        "passage_examples": n_passages,
+        "val_examples": len(val_ds) if has_eval else 0,
+        "skipped_too_long": skipped + passages_skipped,
+        "val_skipped_too_long": val_skipped,
+        "trainable_params": trainable_params,
+        "total_params": total_params,
+        "frozen_blocks": len(blocks.frozen),
+        "train_tokens": trainer.train_tokens,
+        "tokens_per_s": round(trainer.train_tokens / max(trainer.train_compute_s, 1e-9), 1),
+        "train_runtime_s": round(train_runtime, 1),
+        "runtime_s": round(time.perf_counter() - started, 1),
+        "peak_mem_mb": round(peak_rss_mb(), 1),
+        "threads": threads,
+        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+    }
+    if has_eval:
+        metrics["eval_loss"] = round(float(eval_loss), 5)
+        metrics["base_eval_loss"] = round(float(base_metrics["base_eval_loss"]), 5)
+        metrics["eval_perplexity"] = round(math.exp(min(float(eval_loss), 50.0)), 4)
+        metrics["base_eval_perplexity"] = round(math.exp(min(float(base_metrics["base_eval_loss"]), 50.0)), 4)
+        if bleu_pairs:
+            metrics["base_eval_bleu"] = round(float(base_metrics.get("base_eval_bleu", 0.0)), 4)
+            bleus = [h["eval_bleu"] for h in state.log_history if "eval_bleu" in h]
+            metrics["eval_bleu"] = round(float(bleus[-1]), 4) if bleus else 0.0
+    if torch.cuda.is_available():
+        metrics["peak_gpu_mem_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    live.end()
+    return metrics
+
+
+def _collator() -> Any:
+    from docent.training.data import PackedCollator
+
+    return PackedCollator()

@@ -1,0 +1,84 @@
+"""Packed rows: same logits as one example at a time; loss only on answer tokens; shifted labels."""
+
+from __future__ import annotations
+
+import torch
+from tiny_lm import FACTS, build_model, build_tokenizer
+
+from docent.modeling.prompt import IGNORE_INDEX, answer_only_labels, prompt_text
+from docent.training.data import PackedCollator, tokenize_rows
+from docent.training.trainer import packed_loss
+
+
+def _examples(tok, n=3):
+    return [answer_only_labels(tok, q, a, 64) for q, a in FACTS[:n]]
+
+
+def test_packed_logits_equal_per_example_logits() -> None:
+    tok = build_tokenizer()
+    model = build_model(tok)
+    examples = _examples(tok)
+    batch = PackedCollator()(examples)
+    with torch.no_grad():
+        # use_cache=False as in training: with a KV cache transformers does not look for packing
+        packed = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits[0]
+        start = 0
+        for ex in examples:
+            n = len(ex["input_ids"])
+            alone = model(input_ids=torch.tensor([ex["input_ids"]]), use_cache=False).logits[0]
+            torch.testing.assert_close(packed[start:start + n], alone, atol=1e-5, rtol=1e-4)
+            start += n
+        # and the mask really is block-diagonal: with one position-id run the logits differ
+        contiguous = model(input_ids=batch["input_ids"], use_cache=False).logits[0]
+    n0 = len(examples[0]["input_ids"])
+    assert not torch.allclose(contiguous[n0:], packed[n0:], atol=1e-3)
+
+
+def test_labels_cover_answer_and_end_token_only() -> None:
+    tok = build_tokenizer()
+    q, a = FACTS[0]
+    ex = answer_only_labels(tok, q, a, 64)
+    prompt_len = len(tok(prompt_text(tok, q), add_special_tokens=False)["input_ids"])
+    assert all(label == IGNORE_INDEX for label in ex["labels"][:prompt_len])
+    learned = [t for t in ex["labels"] if t != IGNORE_INDEX]
+    assert tok.decode(learned[:-1]) == a
+    assert learned[-1] == tok.convert_tokens_to_ids("<|im_end|>")
+
+
+def test_shift_labels_stop_at_example_boundaries() -> None:
+    tok = build_tokenizer()
+    examples = _examples(tok, 2)
+    batch = PackedCollator()(examples)
+    n0 = len(examples[0]["input_ids"])
+    shift = batch["shift_labels"][0].tolist()
+    assert shift[:n0 - 1] == examples[0]["labels"][1:]
+    assert shift[n0 - 1] == IGNORE_INDEX  # the first example's last token predicts nothing
+    assert batch["position_ids"][0, n0].item() == 0
+    assert shift[-1] == IGNORE_INDEX
+
+
+def test_packed_loss_equals_mean_answer_token_cross_entropy() -> None:
+    tok = build_tokenizer()
+    model = build_model(tok)
+    examples = _examples(tok)
+    batch = PackedCollator()(examples)
+    with torch.no_grad():
+        loss, _ = packed_loss(model, batch, None)
+        total, count = 0.0, 0
+        for ex in examples:
+            logits = model(input_ids=torch.tensor([ex["input_ids"]])).logits[0, :-1]
+            target = torch.tensor(ex["labels"][1:])
+            total += torch.nn.functional.cross_entropy(logits, target, ignore_index=IGNORE_INDEX,
+                                                       reduction="sum").item()
+            count += int((target != IGNORE_INDEX).sum())
+    assert abs(loss.item() - total / count) < 1e-4
+
+
+def test_too_long_examples_are_counted_not_truncated() -> None:
+    tok = build_tokenizer()
+    rows = [{"question": q, "answer": a} for q, a in FACTS[:3]]
+    rows.append({"question": "tell me about the red city", "answer": " ".join(["the red city"] * 40)})
+    ds, skipped = tokenize_rows(tok, rows, 40)
+    assert skipped == 1
+    assert len(ds) == 3
+    assert all(n <= 40 for n in ds["length"])
