@@ -5,7 +5,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: repro test lint venv serve bench clean-venv
+.PHONY: repro test lint venv serve bench clean-venv browser
 
 venv: $(STAMP)
 
@@ -21,14 +21,25 @@ repro: $(STAMP)
 	@test -d .dvc || $(BIN)/dvc init --quiet
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
-test: $(STAMP)
+test: $(STAMP) browser
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+# The browser test drives Debian's chromium (Playwright's own download does not work offline).
+# Installed quietly when missing and running as root; otherwise that one test skips, saying why.
+browser:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium for the browser test (apt-get, a minute or two)"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+	      >/dev/null 2>&1 || echo "warning: could not install chromium; the browser test will be skipped"; \
+	  else echo "note: chromium missing and not root; the browser test will be skipped"; fi; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# `make serve SERVE_ARGS="--no-adapter --port 8080"` passes options through.
 serve: $(STAMP)
-	$(BIN)/python -m docent serve
+	$(BIN)/python -m docent serve $(SERVE_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/train_throughput.py
