@@ -190,6 +190,10 @@ class TrainParams:
     def check(self) -> None:
         if self.max_steps == 0:
             raise ParamsError("train.max_steps = 0: use -1 to train for train.epochs, or a positive step count")
+        if self.save_steps % self.eval_steps:
+            # the best checkpoint (by eval loss) is kept, so every save needs an eval at its step
+            raise ParamsError(f"train.save_steps = {self.save_steps}: must be a multiple of "
+                              f"train.eval_steps ({self.eval_steps})")
 
 
 @dataclass(frozen=True, kw_only=True)

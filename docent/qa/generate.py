@@ -1,0 +1,126 @@
+"""generate_qa's work: domain sentences -> QA rows, snapshot articles -> unrelated questions, metrics."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from docent.cli import UserError
+from docent.config import Params
+from docent.io import read_jsonl
+from docent.qa.grounding import normalise_text
+from docent.qa.records import SENTENCE_KEYS, QAPair, Sentence, sentences_from_rows
+
+log = logging.getLogger(__name__)
+
+
+class Generator(Protocol):
+    def generate(self, sentences: Sequence[Sentence]) -> tuple[list[QAPair], Counter[str]]: ...
+
+
+def read_sentences(path: str | Path) -> list[Sentence]:
+    rows = read_jsonl(path, required=SENTENCE_KEYS, nonempty=("doc_id", "title"))
+    return sentences_from_rows(rows, str(path))
+
+
+def build_generator(params: Params, model_cache: str | Path) -> Generator:
+    qa = params.qa
+    if qa.generator == "rules":
+        from docent.qa.rules import RulesGenerator, load_spacy
+
+        return RulesGenerator(load_spacy(), per_fact=qa.per_fact, max_answer_words=qa.max_answer_words)
+    from docent.modeling.loading import load_base_model, load_tokenizer, resolve_model_source
+    from docent.qa.llm import LLMGenerator
+
+    model_params = dataclasses.replace(params.model, name=qa.model.strip() or params.model.name)
+    model = load_base_model(model_params, model_cache)
+    tokenizer = load_tokenizer(resolve_model_source(model_params, model_cache), model_params.trust_remote_code)
+    return LLMGenerator(model, tokenizer, per_fact=qa.per_fact, min_overlap=qa.min_overlap,
+                        max_new_tokens=qa.llm_max_new_tokens, max_answer_words=qa.max_answer_words)
+
+
+def qa_rows(pairs: Sequence[QAPair]) -> list[dict[str, Any]]:
+    """Rows with stable ids: the fact's key and the phrasing's number within it."""
+    per_fact: Counter[str] = Counter()
+    rows = []
+    for pair in pairs:
+        per_fact[pair.fact_id] += 1
+        rows.append(pair.row(f"{pair.fact_id}/q{per_fact[pair.fact_id]}"))
+    return rows
+
+
+def unrelated_rows(sentences: Sequence[Sentence], domain: Sequence[Sentence], generator: Generator,
+                   params: Params, counts: Counter[str]) -> list[dict[str, Any]]:
+    from docent.qa.unrelated import read_extra_questions, sample_articles, split_sentences
+    from docent.sources.snapshot import load_snapshot
+
+    qa = params.qa
+    questions: list[tuple[str, str]] = []
+    if qa.unrelated_pages:
+        articles = sample_articles(load_snapshot(), domain, qa.unrelated_pages, params.seed, counts)
+        pool_sentences = split_sentences(articles, counts)
+        counts["unrelated_sentences"] = len(pool_sentences)
+        pairs, pool_counts = generator.generate(pool_sentences)
+        for key, value in pool_counts.items():
+            counts[f"unrelated_{key}"] += value
+        questions.extend((p.question, p.doc_id.removeprefix("unrelated:")) for p in pairs)
+    if qa.unrelated_extra.strip():
+        extra = read_extra_questions(qa.unrelated_extra.strip())
+        counts["unrelated_extra_questions"] = len(extra)
+        questions.extend(extra)
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for question, source in questions:
+        key = normalise_text(question)
+        if not key:
+            counts["unrelated_rejected_empty"] += 1
+        elif key in seen:
+            counts["unrelated_rejected_duplicate_question"] += 1
+        else:
+            seen.add(key)
+            rows.append({"id": f"u{len(rows) + 1:06d}", "question": question, "source": source})
+    return rows
+
+
+def generate_all(params: Params, sentences_path: str | Path,
+                 model_cache: str | Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    """(qa rows, unrelated rows, flat metrics). Stops with a UserError rather than write an empty dataset."""
+    started = time.perf_counter()
+    sentences = read_sentences(sentences_path)
+    generator = build_generator(params, model_cache)
+    pairs, counts = generator.generate(sentences)
+    if not pairs:
+        raise UserError(
+            f"{sentences_path}: the {params.qa.generator} generator found no question in {len(sentences)} "
+            f"sentences; check that the corpus holds full English sentences"
+        )
+    rows = qa_rows(pairs)
+    domain_keys = {normalise_text(r["question"]) for r in rows}
+    unrelated = unrelated_rows(sentences, sentences, generator, params, counts)
+    overlap = [r for r in unrelated if normalise_text(r["question"]) in domain_keys]
+    if overlap:
+        # the same question cannot be both related and unrelated: the domain keeps it
+        counts["unrelated_rejected_also_in_domain"] += len(overlap)
+        unrelated = [r for r in unrelated if normalise_text(r["question"]) not in domain_keys]
+    if not unrelated:
+        raise UserError("qa.unrelated_pages / qa.unrelated_extra: no unrelated questions; the classifier needs some")
+    metrics: dict[str, Any] = {
+        "sentences": len(sentences),
+        "facts": len({p.fact_id for p in pairs}),
+        f"pairs_{params.qa.generator}": len(pairs),
+        "pairs": len(pairs),
+        "unrelated": len(unrelated),
+    }
+    for qtype, n in sorted(Counter(p.qtype for p in pairs).items()):
+        metrics[f"qtype_{qtype}"] = n
+    for key, value in sorted(counts.items()):
+        metrics[key] = value
+    metrics["wall_time_s"] = round(time.perf_counter() - started, 2)
+    log.info("generate_qa: %d pairs about %d facts, %d unrelated questions", len(pairs), metrics["facts"],
+             len(unrelated))
+    return rows, unrelated, metrics

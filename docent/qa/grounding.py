@@ -1,0 +1,134 @@
+"""Checks every generated pair passes, whatever generator made it.
+
+A pair is kept only if the question reads as a question, the answer reads as a complete,
+short sentence, and the answer is grounded in its source text. Each check returns a reason
+string (which the stage counts in metrics/qa.json) or None when the text is fine.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# A wh-word first, or after one preposition ("In what year", "By whom", "For how many years").
+_WH_OPENING = re.compile(r"^(?:[A-Za-z]+ )?(?:who|whom|what|when|where|which|how|why)\b", re.IGNORECASE)
+# Pronouns that point outside the question: "When did it begin?" cannot be answered without the
+# passage. "his"/"her" are allowed only where the wh-word is their referent (`allow_possessive`).
+UNRESOLVED_PRONOUNS = frozenset({"he", "him", "she", "it", "its", "they", "them", "their", "theirs",
+                                 "this", "these", "those", "itself", "themselves"})
+POSSESSIVE_PRONOUNS = frozenset({"his", "her", "hers", "himself", "herself"})
+# A question that ends on one of these was cut mid-phrase.
+DANGLING_ENDS = frozenset({"the", "a", "an", "and", "or", "of", "to", "with", "as", "its", "his", "her",
+                           "their", "but", "which", "that", "who", "whose", "than", "from", "into", "is",
+                           "was", "were", "are", "by", "for", "on", "at", "in", "while", "whereas"})
+STOPWORDS = frozenset(
+    [
+        "a", "an", "the", "of", "and", "or", "but", "in", "on", "at", "to", "for", "from", "by", "with", "as", "is",
+        "was", "were", "are", "be", "been", "being", "it", "its", "this", "that", "these", "those", "he", "she", "they",
+        "his", "her", "their", "them", "which", "who", "whom", "what", "when", "where", "how", "did", "do", "does",
+        "has", "have", "had", "not", "no", "so", "than", "then", "there", "into", "onto", "about", "also"
+    ]
+)
+_WORD = re.compile(r"\w+", re.UNICODE)
+_PAIRS = (("(", ")"), ("[", "]"), ("{", "}"))
+
+
+def normalise_text(text: str) -> str:
+    """Canonical form for duplicate detection: NFC, casefolded, punctuation dropped, spaces collapsed."""
+    text = unicodedata.normalize("NFC", text).casefold()
+    return " ".join(_WORD.findall(text))
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(unicodedata.normalize("NFC", text).casefold())
+
+
+def content_tokens(text: str) -> list[str]:
+    return [w for w in words(text) if w not in STOPWORDS]
+
+
+def token_overlap(answer: str, passage: str) -> float:
+    """Share of the answer's content tokens that occur in the passage (1.0 = every token grounded).
+
+    An answer with no content tokens ("It was.") scores 0: it says nothing checkable.
+    """
+    tokens = content_tokens(answer)
+    if not tokens:
+        return 0.0
+    vocabulary = set(words(passage))
+    return sum(t in vocabulary for t in tokens) / len(tokens)
+
+
+def _balanced(text: str) -> bool:
+    for opening, closing in _PAIRS:
+        depth = 0
+        for ch in text:
+            if ch == opening:
+                depth += 1
+            elif ch == closing:
+                depth -= 1
+                if depth < 0:
+                    return False
+        if depth:
+            return False
+    return text.count('"') % 2 == 0 and text.count("“") == text.count("”")
+
+
+def _broken_punctuation(text: str) -> bool:
+    return bool(re.search(r"\s[,;:.?!]|[,;:]\s*[,;:.?!]|,,|\(\s*\)|^\W|\s{2,}|[\n\r\t]", text))
+
+
+def question_problem(question: str, allow_possessive: bool = False, max_words: int = 24) -> str | None:
+    """Why this question is not kept, or None if it reads as a well-formed, self-contained question."""
+    q = question.strip()
+    n_words = len(q.split())
+    if n_words < 3:
+        return "question_too_short"
+    if n_words > max_words:
+        return "question_too_long"
+    if not _WH_OPENING.match(q) or not q.endswith("?") or q.count("?") != 1:
+        return "question_ungrammatical"
+    if not _balanced(q) or _broken_punctuation(q):
+        return "question_ungrammatical"
+    tokens = words(q)
+    if tokens and tokens[-1] in DANGLING_ENDS:
+        return "question_ungrammatical"
+    blocked = UNRESOLVED_PRONOUNS if allow_possessive else UNRESOLVED_PRONOUNS | POSSESSIVE_PRONOUNS
+    if any(t in blocked for t in tokens):
+        return "question_unresolved_pronoun"
+    # Something specific to ask about: a name (capitalised word after the first) or a number.
+    rest = q.split()[1:]
+    if not any(w[:1].isupper() or any(c.isdigit() for c in w) for w in rest):
+        return "question_no_anchor"
+    return None
+
+
+def answer_problem(answer: str, max_words: int) -> str | None:
+    """Why this answer is not kept, or None if it is a complete, short, standalone sentence."""
+    a = answer.strip()
+    n_words = len(a.split())
+    if n_words > max_words:
+        return "answer_too_long"
+    if n_words < 4:
+        return "answer_too_short"
+    if not (a[:1].isupper() or a[:1].isdigit()) or a[-1:] not in ".!?":
+        return "answer_ungrammatical"
+    if not _balanced(a) or _broken_punctuation(a):
+        return "answer_ungrammatical"
+    first = words(a)[:1]
+    if first and first[0] in UNRESOLVED_PRONOUNS | POSSESSIVE_PRONOUNS:
+        return "answer_unresolved_pronoun"
+    return None
+
+
+def question_type(question: str) -> str:
+    """who/what/when/where/which/how_many/how/why/other from the question's wh-word."""
+    tokens = words(question)
+    for k, token in enumerate(tokens[:3]):
+        if token in ("who", "whom"):
+            return "who"
+        if token == "how":
+            return "how_many" if tokens[k + 1:k + 2] in (["many"], ["much"]) else "how"
+        if token in ("what", "when", "where", "which", "why"):
+            return token
+    return "other"

@@ -1,0 +1,64 @@
+"""The row types generate_qa reads and writes (data/clean/sentences.jsonl -> data/qa/qa.jsonl)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from docent.cli import UserError
+
+SENTENCE_KEYS = ("doc_id", "title", "sent_id", "text")
+QA_KEYS = ("id", "question", "answer", "doc_id", "sent_ids", "generator", "fact_id", "qtype")
+UNRELATED_KEYS = ("id", "question", "source")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    doc_id: str
+    title: str
+    sent_id: int | str
+    text: str
+
+    @property
+    def key(self) -> str:
+        """The sentence's corpus-wide key (clean writes sent_id as "<doc_id>#<n>"; a bare number gets the doc)."""
+        if isinstance(self.sent_id, str) and self.sent_id.startswith(self.doc_id):
+            return self.sent_id
+        return f"{self.doc_id}#{self.sent_id}"
+
+
+@dataclass(frozen=True)
+class QAPair:
+    question: str
+    answer: str
+    doc_id: str
+    sent_ids: tuple[int | str, ...]
+    fact_id: str
+    qtype: str
+    generator: str
+
+    def row(self, row_id: str) -> dict[str, Any]:
+        return {
+            "id": row_id,
+            "question": self.question,
+            "answer": self.answer,
+            "doc_id": self.doc_id,
+            "sent_ids": list(self.sent_ids),
+            "generator": self.generator,
+            "fact_id": self.fact_id,
+            "qtype": self.qtype,
+        }
+
+
+def sentences_from_rows(rows: list[dict[str, Any]], path: str) -> list[Sentence]:
+    """Validate sentences.jsonl rows (read_jsonl already checked the keys exist)."""
+    sentences = []
+    for lineno, row in enumerate(rows, start=1):
+        sent_id = row["sent_id"]
+        if not isinstance(sent_id, int | str) or isinstance(sent_id, bool):
+            raise UserError(f"{path}:{lineno}: 'sent_id' must be an integer or a string, got {sent_id!r}")
+        for key in ("doc_id", "title", "text"):
+            if not isinstance(row[key], str):
+                raise UserError(f"{path}:{lineno}: '{key}' must be a string")
+        sentences.append(Sentence(doc_id=row["doc_id"], title=row["title"], sent_id=sent_id, text=row["text"]))
+    return sentences

@@ -1,0 +1,172 @@
+"""Is a question about the domain? TF-IDF + logistic regression, saved with skops (never pickle).
+
+Trained on the train questions (related) against unrelated_train; the decision threshold is the
+highest score that still keeps `classifier.min_recall` of the val questions related (a refused
+domain question costs more than an off-topic one answered with a refusal check downstream).
+Loading checks the file's types against an explicit list first: a file holding anything else
+(a tampered or foreign file) is refused with a UserError before any object is built.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from docent.cli import UserError
+from docent.config import ClassifierParams
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
+MODEL_FILE = "classifier.skops"
+META_FILE = "classifier.json"
+# Every type a saved classifier may contain beyond skops' defaults (which already cover numpy arrays,
+# scipy sparse matrices and builtins). Anything else in a file is refused.
+TRUSTED_TYPES = [
+    "sklearn.pipeline.Pipeline",
+    "sklearn.feature_extraction.text.TfidfVectorizer",
+    "sklearn.feature_extraction.text.TfidfTransformer",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "numpy.dtype",
+    "numpy.float64",
+    "numpy.int64",
+]
+
+
+def build_pipeline(params: ClassifierParams, seed: int) -> Pipeline:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    vectorizer = TfidfVectorizer(
+        analyzer=params.analyzer,
+        ngram_range=(1, params.ngram_max),
+        min_df=params.min_df,
+        max_features=params.max_features,
+        sublinear_tf=params.sublinear_tf,
+        # "Trung sisters" typed without diacritics should match "Trưng sisters"
+        strip_accents="unicode" if params.strip_accents else None,
+        lowercase=True,
+    )
+    # balanced: the unrelated pool is ~10x the domain questions; without reweighting the model would
+    # learn to say "unrelated" by default
+    regression = LogisticRegression(C=params.C, class_weight="balanced", max_iter=5000, random_state=seed)
+    return Pipeline([("tfidf", vectorizer), ("logreg", regression)])
+
+
+def choose_threshold(scores: np.ndarray, labels: np.ndarray, min_recall: float) -> float:
+    """Highest threshold t with recall(score >= t) >= min_recall on the related (label 1) scores.
+
+    With n related scores sorted high to low, keeping k = ceil(min_recall * n) of them related means
+    t = the k-th highest score (ties only raise recall).
+    """
+    related = np.sort(scores[labels == 1])[::-1]
+    if related.size == 0:
+        raise UserError("classifier: the val split has no related question to choose a threshold on")
+    k = max(1, math.ceil(min_recall * related.size - 1e-9))
+    return float(related[k - 1])
+
+
+def binary_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, float]:
+    from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
+
+    predicted = (scores >= threshold).astype(int)
+    return {
+        "precision": float(precision_score(labels, predicted, zero_division=0)),
+        "recall": float(recall_score(labels, predicted, zero_division=0)),
+        "f1": float(f1_score(labels, predicted, zero_division=0)),
+        "roc_auc": float(roc_auc_score(labels, scores)) if len(set(labels.tolist())) == 2 else float("nan"),
+        "accuracy": float((predicted == labels).mean()),
+    }
+
+
+@dataclass
+class RelevanceClassifier:
+    pipeline: Any
+    threshold: float
+
+    def score(self, questions: Sequence[str]) -> np.ndarray:
+        """P(related) for each question."""
+        if len(questions) == 0:
+            return np.zeros(0)
+        return self.pipeline.predict_proba(list(questions))[:, 1]
+
+    def is_related(self, question: str) -> tuple[bool, float]:
+        score = float(self.score([question])[0])
+        return score >= self.threshold, score
+
+
+def train_classifier(related: Sequence[str], unrelated: Sequence[str], params: ClassifierParams,
+                     seed: int) -> Any:
+    if not related or not unrelated:
+        raise UserError(
+            f"classifier: needs both related ({len(related)}) and unrelated ({len(unrelated)}) training questions"
+        )
+    pipeline = build_pipeline(params, seed)
+    pipeline.fit(list(related) + list(unrelated), [1] * len(related) + [0] * len(unrelated))
+    # stop_words_ lists every n-gram max_features pruned (hundreds of thousands for char n-grams); it is
+    # for introspection only (sklearn documents deleting it) and made saving take minutes and megabytes
+    vectorizer = pipeline.named_steps["tfidf"]
+    if hasattr(vectorizer, "stop_words_"):
+        delattr(vectorizer, "stop_words_")
+    return pipeline
+
+
+def versions() -> dict[str, str]:
+    import sklearn
+    import skops
+
+    return {"python": platform.python_version(), "numpy": np.__version__, "scikit-learn": sklearn.__version__,
+            "skops": skops.__version__}
+
+
+def save_classifier(classifier: RelevanceClassifier, out_dir: str | Path, params: ClassifierParams, seed: int,
+                    extra: dict[str, Any] | None = None) -> None:
+    """Write classifier.skops + classifier.json into `out_dir` (an existing, empty folder)."""
+    import skops.io as sio
+
+    out_dir = Path(out_dir)
+    sio.dump(classifier.pipeline, out_dir / MODEL_FILE)
+    meta = {"threshold": classifier.threshold, "params": asdict(params), "seed": seed, "versions": versions(),
+            "trusted_types": TRUSTED_TYPES, **(extra or {})}
+    (out_dir / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def load_classifier(path: str | Path) -> RelevanceClassifier:
+    """Load models/classifier/ (or its .skops file); refuse files with types outside TRUSTED_TYPES."""
+    import skops.io as sio
+
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    model_file = folder / MODEL_FILE if path.is_dir() else path
+    meta_file = folder / META_FILE
+    if not model_file.is_file():
+        raise UserError(f"{model_file}: classifier not found; run `dvc repro classifier`")
+    if not meta_file.is_file():
+        raise UserError(f"{meta_file}: classifier metadata not found; run `dvc repro classifier`")
+    try:
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        threshold = float(meta["threshold"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+        raise UserError(f"{meta_file}: not a valid classifier metadata file (needs a numeric 'threshold')") from None
+    try:
+        untrusted = sio.get_untrusted_types(file=model_file)
+    except Exception as exc:  # a corrupt zip or schema raises many kinds of errors
+        raise UserError(f"{model_file}: not a readable skops file ({type(exc).__name__})") from None
+    unexpected = sorted(set(untrusted) - set(TRUSTED_TYPES))
+    if unexpected:
+        raise UserError(f"{model_file}: refusing to load untrusted types {', '.join(unexpected)}")
+    try:
+        pipeline = sio.load(model_file, trusted=TRUSTED_TYPES)
+    except Exception as exc:
+        raise UserError(f"{model_file}: cannot load classifier ({type(exc).__name__}: {str(exc)[:200]})") from None
+    if not hasattr(pipeline, "predict_proba"):
+        raise UserError(f"{model_file}: not a classifier (no predict_proba)")
+    return RelevanceClassifier(pipeline=pipeline, threshold=threshold)

@@ -1,0 +1,41 @@
+"""Stage `classifier`: data/split/*.jsonl -> models/classifier/ (skops + JSON) and metrics/classifier.json.
+
+    python -m stages.classifier --params params.yaml --split-dir data/split \
+        --sentences data/clean/sentences.jsonl --out models/classifier --metrics metrics/classifier.json
+"""
+
+from __future__ import annotations
+
+import click
+
+from docent.cli import log, log_params, stage_main
+from docent.config import load_params
+from docent.io import atomic_dir, write_metrics
+
+
+@click.command()
+@click.option("--params", "params_path", required=True, type=click.Path(dir_okay=False), help="params.yaml")
+@click.option("--split-dir", required=True, type=click.Path(file_okay=False), help="folder of split JSONL files")
+@click.option("--sentences", required=True, type=click.Path(dir_okay=False), help="domain sentences JSONL (clean)")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="classifier folder to write")
+@click.option("--metrics", required=True, type=click.Path(dir_okay=False), help="flat metrics JSON to write")
+@stage_main
+def main(params_path: str, split_dir: str, sentences: str, out: str, metrics: str) -> None:
+    params = load_params(params_path, "classifier", "seed")
+    log_params("classifier", params.to_dict())
+
+    from docent.relevance.classifier import save_classifier
+    from docent.relevance.train import train_and_evaluate
+
+    classifier, classifier_metrics = train_and_evaluate(split_dir, sentences, params.classifier, params.seed)
+    with atomic_dir(out) as tmp:
+        save_classifier(classifier, tmp, params.classifier, params.seed,
+                        extra={"test_metrics": {k: classifier_metrics[k] for k in ("precision", "recall", "f1")}})
+    write_metrics(metrics, classifier_metrics)
+    log.info("classifier: threshold %.3f, test precision %.3f recall %.3f F1 %.3f ROC-AUC %.3f",
+             classifier.threshold, classifier_metrics["precision"], classifier_metrics["recall"],
+             classifier_metrics["f1"], classifier_metrics["roc_auc"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""Stage `generate_qa`: data/clean/sentences.jsonl -> data/qa/qa.jsonl + data/qa/unrelated.jsonl.
+
+    python -m stages.generate_qa --params params.yaml --sentences data/clean/sentences.jsonl \
+        --model-cache models/cache --out data/qa/qa.jsonl --unrelated-out data/qa/unrelated.jsonl \
+        --metrics metrics/qa.json
+"""
+
+from __future__ import annotations
+
+import click
+
+from docent.cli import log_params, stage_main
+from docent.config import load_params
+from docent.io import write_jsonl, write_metrics
+
+
+@click.command()
+@click.option("--params", "params_path", required=True, type=click.Path(dir_okay=False), help="params.yaml")
+@click.option("--sentences", required=True, type=click.Path(dir_okay=False), help="sentences JSONL from clean")
+@click.option("--model-cache", required=True, type=click.Path(file_okay=False), help="model cache (llm generator)")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="QA pairs JSONL to write")
+@click.option("--unrelated-out", required=True, type=click.Path(dir_okay=False), help="unrelated questions JSONL")
+@click.option("--metrics", required=True, type=click.Path(dir_okay=False), help="flat metrics JSON to write")
+@stage_main
+def main(params_path: str, sentences: str, model_cache: str, out: str, unrelated_out: str, metrics: str) -> None:
+    params = load_params(params_path, "qa", "model", "seed")
+    log_params("generate_qa", {"seed": params.seed, "qa": params.to_dict()["qa"], "model.name": params.model.name})
+
+    from docent.qa.generate import generate_all
+
+    rows, unrelated, qa_metrics = generate_all(params, sentences, model_cache)
+    write_jsonl(out, rows)
+    write_jsonl(unrelated_out, unrelated)
+    write_metrics(metrics, qa_metrics)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""The checks every generated pair passes: question form, answer form, grounding."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+
+from docent.qa.grounding import answer_problem, normalise_text, question_problem, question_type, token_overlap
+
+
+@pytest.mark.parametrize("question", ["Who was Hồ Chí Minh?", "When did the Vietnam War end?",
+                                      "In what year was Hanoi founded?", "By whom was Nanyue founded in 204 BC?"])
+def test_good_questions_pass(question):
+    assert question_problem(question) is None
+
+
+@pytest.mark.parametrize(("question", "reason"), [
+    ("Hanoi?", "question_too_short"),
+    ("Hanoi is the capital of Vietnam.", "question_ungrammatical"),
+    ("What did Hồ Chí Minh found in ?", "question_ungrammatical"),
+    ("What was founded by the?", "question_ungrammatical"),
+    ("When did it become the capital of Vietnam?", "question_unresolved_pronoun"),
+    ("What was the capital of the country?", "question_no_anchor"),
+    ("What (was the capital of Vietnam?", "question_ungrammatical"),
+    ("What " + "very " * 30 + "big Vietnam?", "question_too_long"),
+])
+def test_bad_questions_are_named(question, reason):
+    assert question_problem(question) == reason
+
+
+def test_possessive_allowed_only_where_the_wh_word_is_its_referent():
+    question = "Who served as president until his death in 1969?"
+    assert question_problem(question) == "question_unresolved_pronoun"
+    assert question_problem(question, allow_possessive=True) is None
+
+
+@pytest.mark.parametrize(("answer", "reason"), [
+    ("Hanoi is the capital of Vietnam.", None),
+    ("the capital of Vietnam", "answer_ungrammatical"),
+    ("Hanoi.", "answer_too_short"),
+    ("It is the capital of Vietnam.", "answer_unresolved_pronoun"),
+    ("Hanoi (the capital of Vietnam.", "answer_ungrammatical"),
+    ("Hanoi is " + "a very " * 30 + "city.", "answer_too_long"),
+])
+def test_answers(answer, reason):
+    assert answer_problem(answer, max_words=40) == reason
+
+
+def test_token_overlap_counts_content_words_only():
+    passage = "Hồ Chí Minh founded the Democratic Republic of Vietnam in 1945."
+    assert token_overlap("Hồ Chí Minh founded the Democratic Republic of Vietnam in 1945.", passage) == 1.0
+    assert token_overlap("Hồ Chí Minh founded Vietnam in 1954.", passage) == pytest.approx(5 / 6)
+    assert token_overlap("The cat sat on the mat.", passage) == 0.0
+    assert token_overlap("It was.", passage) == 0.0
+
+
+def test_normalisation_merges_unicode_forms_and_punctuation():
+    composed = "Who were the Trưng sisters?"
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert composed != decomposed
+    assert normalise_text(composed) == normalise_text(decomposed) == normalise_text("who were the  TRƯNG sisters")
+
+
+@pytest.mark.parametrize(("question", "qtype"), [("Who was Lê Lợi?", "who"), ("How many provinces are there?",
+                                                 "how_many"), ("In what year did it end?", "what"),
+                                                 ("Hanoi?", "other")])
+def test_question_type(question, qtype):
+    assert question_type(question) == qtype

@@ -1,0 +1,76 @@
+"""The llm generator: JSON parsing and validation on hand-written output, and a tiny random model end to end."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from docent.qa.llm import LLMGenerator, build_prompt, parse_pairs, validate_pair
+from docent.qa.records import Sentence
+
+PASSAGE = "Hồ Chí Minh founded the Democratic Republic of Vietnam in 1945."
+
+
+def test_parse_pairs_reads_a_list_inside_chatter():
+    text = 'Sure! Here you go:\n[{"question": "Who founded it?", "answer": "Hồ Chí Minh did."}]\nDone.'
+    assert parse_pairs(text) == [{"question": "Who founded it?", "answer": "Hồ Chí Minh did."}]
+
+
+def test_parse_pairs_reads_loose_objects_and_rejects_garbage():
+    text = '{"question": "A?", "answer": "B."} and {"question": "C?", "answer": "D."}'
+    assert parse_pairs(text) == [{"question": "A?", "answer": "B."}, {"question": "C?", "answer": "D."}]
+    assert parse_pairs("no json here [ {") is None
+
+
+def test_validate_keeps_a_grounded_pair_and_names_each_reject():
+    seen: set[str] = set()
+    good = {"question": "When did Hồ Chí Minh found the Democratic Republic of Vietnam?",
+            "answer": "Hồ Chí Minh founded the Democratic Republic of Vietnam in 1945."}
+    assert validate_pair(good, PASSAGE, 0.6, 40, seen)[1] is None
+    invented = {"question": "When did Hồ Chí Minh visit Paris?", "answer": "Hồ Chí Minh visited Paris in 1911 "
+                "with his brother."}
+    assert validate_pair(invented, PASSAGE, 0.6, 40, seen) == (None, "not_grounded")
+    assert validate_pair({"question": "Who?"}, PASSAGE, 0.6, 40, seen) == (None, "missing_field")
+    assert validate_pair(["x"], PASSAGE, 0.6, 40, seen) == (None, "not_an_object")
+    assert validate_pair({"question": "Founded in 1945", "answer": good["answer"]}, PASSAGE, 0.6, 40,
+                         seen)[1] == "question_ungrammatical"
+    seen.add("when did hồ chí minh found the democratic republic of vietnam")
+    assert validate_pair(good, PASSAGE, 0.6, 40, seen) == (None, "duplicate_question")
+
+
+@pytest.fixture(scope="module")
+def tiny_model_and_tokenizer():
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    raw = Tokenizer(models.BPE(unk_token="<unk>"))
+    raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>", "<pad>", "<eos>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    raw.train_from_iterator([PASSAGE, json.dumps({"question": "Who?", "answer": "He did."})] * 4, trainer)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, unk_token="<unk>", pad_token="<pad>",
+                                        eos_token="<eos>")
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=512,
+                         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+    return LlamaForCausalLM(config).eval(), tokenizer
+
+
+def test_random_model_output_is_rejected_and_counted(tiny_model_and_tokenizer):
+    model, tokenizer = tiny_model_and_tokenizer
+    generator = LLMGenerator(model, tokenizer, per_fact=2, min_overlap=0.6, max_new_tokens=12, max_answer_words=40)
+    sentences = [Sentence(doc_id="d", title="Ho Chi Minh", sent_id=k, text=PASSAGE) for k in range(3)]
+    pairs, counts = generator.generate(sentences)
+    assert pairs == []
+    assert counts["sentences_without_question"] == 3
+    rejected = sum(v for k, v in counts.items() if k.startswith("rejected_"))
+    assert rejected >= 3  # garbage is never kept, and each sentence's failure has a reason
+
+
+def test_prompt_names_the_passage_and_count(tiny_model_and_tokenizer):
+    _, tokenizer = tiny_model_and_tokenizer
+    prompt = build_prompt(tokenizer, "Ho Chi Minh", PASSAGE, 3)
+    assert PASSAGE in prompt and "3 different questions" in prompt and prompt.endswith("JSON:\n")

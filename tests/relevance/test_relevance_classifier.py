@@ -1,0 +1,160 @@
+"""Relevance classifier: threshold rule, skops round trip, refusal of tampered files, the stage and the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from docent.cli import UserError
+from docent.config import ClassifierParams
+from docent.relevance.__main__ import main as relevance_cli
+from docent.relevance.classifier import (
+    MODEL_FILE,
+    RelevanceClassifier,
+    choose_threshold,
+    load_classifier,
+    save_classifier,
+    train_classifier,
+)
+from stages.classifier import main as classifier_main
+
+REPO = Path(__file__).resolve().parents[2]
+PARAMS = ClassifierParams(analyzer="char_wb", ngram_max=4, min_df=1, max_features=5000, sublinear_tf=True,
+                          strip_accents=True, C=4.0, min_recall=0.9)
+PLACES = ["Hanoi", "Huế", "Saigon", "Đà Nẵng", "Hải Phòng", "Cần Thơ", "the Mekong Delta", "Tonkin"]
+RULERS = ["Lê Lợi", "Trần Hưng Đạo", "the Trưng sisters", "Hồ Chí Minh", "Quang Trung", "Gia Long"]
+TOPICS = ["photosynthesis", "the violin", "baking bread", "volcanoes", "the stock market", "chess openings",
+          "the Amazon rainforest", "jazz music", "quantum mechanics", "football"]
+
+
+def related_questions() -> list[str]:
+    return ([f"When did {r} rule Vietnam from {p}?" for r in RULERS for p in PLACES]
+            + [f"Which Vietnamese dynasty held {p}?" for p in PLACES])
+
+
+def unrelated_questions() -> list[str]:
+    return ([f"What is {t}?" for t in TOPICS] + [f"Who invented {t}?" for t in TOPICS]
+            + [f"How does {t} work in {c}?" for t in TOPICS for c in ("Peru", "Norway", "Kenya")])
+
+
+@pytest.fixture(scope="module")
+def classifier() -> RelevanceClassifier:
+    pipeline = train_classifier(related_questions(), unrelated_questions(), PARAMS, seed=0)
+    return RelevanceClassifier(pipeline=pipeline, threshold=0.5)
+
+
+def test_threshold_keeps_min_recall():
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.2, 0.1, 0.65])
+    labels = np.array([1, 1, 1, 1, 1, 0, 0])
+    threshold = choose_threshold(scores, labels, min_recall=0.8)
+    assert threshold == 0.6  # 4 of the 5 related scores are >= 0.6
+    assert (scores[labels == 1] >= threshold).mean() >= 0.8
+    assert choose_threshold(scores, labels, min_recall=1.0) == 0.2
+    with pytest.raises(UserError):
+        choose_threshold(scores, np.zeros(7, dtype=int), 0.9)
+
+
+def test_separates_topics(classifier):
+    assert classifier.is_related("Who ruled Huế after Gia Long?")[0]
+    assert not classifier.is_related("What is the capital of Peru?")[0]
+    related, score = classifier.is_related("When did Quang Trung rule Vietnam?")
+    assert related and 0.5 <= score <= 1.0
+
+
+def test_save_load_round_trip(classifier, tmp_path):
+    save_classifier(classifier, tmp_path, PARAMS, seed=0)
+    meta = json.loads((tmp_path / "classifier.json").read_text())
+    assert meta["threshold"] == 0.5 and meta["params"]["analyzer"] == "char_wb"
+    assert {"scikit-learn", "skops", "numpy", "python"} <= set(meta["versions"])
+    loaded = load_classifier(tmp_path)
+    questions = ["Who was Lê Lợi?", "How do I bake bread?", "Trung sisters"]
+    np.testing.assert_allclose(loaded.score(questions), classifier.score(questions))
+    assert loaded.threshold == classifier.threshold
+    assert loaded.score([]).shape == (0,)
+
+
+def test_tampered_file_is_refused(classifier, tmp_path):
+    import skops.io as sio
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    save_classifier(classifier, tmp_path, PARAMS, seed=0)
+    # a pipeline that would call an arbitrary function on load-and-use: its types are not on the list
+    tampered = Pipeline([("run", FunctionTransformer(func=print)), ("model", classifier.pipeline)])
+    sio.dump(tampered, tmp_path / MODEL_FILE)
+    with pytest.raises(UserError, match="untrusted types"):
+        load_classifier(tmp_path)
+
+
+def test_missing_or_corrupt_files_are_user_errors(classifier, tmp_path):
+    with pytest.raises(UserError, match="classifier not found"):
+        load_classifier(tmp_path)
+    save_classifier(classifier, tmp_path, PARAMS, seed=0)
+    (tmp_path / MODEL_FILE).write_bytes(b"not a zip file")
+    with pytest.raises(UserError, match="not a readable skops file"):
+        load_classifier(tmp_path)
+
+
+def write_split(split_dir: Path, sentences: Path) -> None:
+    split_dir.mkdir()
+    related, unrelated = related_questions(), unrelated_questions()
+    chunks = {"train": related[0::3], "val": related[1::3], "test": related[2::3][:10],
+              "test_unseen": related[2::3][10:]}
+    for name, questions in chunks.items():
+        rows = [{"id": f"{name}{k}", "question": q, "answer": "A sentence.", "doc_id": "d", "sent_ids": [k],
+                 "generator": "rules", "fact_id": f"d#{k}", "qtype": "when"} for k, q in enumerate(questions)]
+        (split_dir / f"{name}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                                                 encoding="utf-8")
+    for name, questions in {"unrelated_train": unrelated[0::3], "unrelated_val": unrelated[1::3],
+                            "unrelated_test": unrelated[2::3]}.items():
+        rows = [{"id": f"{name}{k}", "question": q, "source": f"Not a snapshot title {k}"}
+                for k, q in enumerate(questions)]
+        (split_dir / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    sentences.write_text(json.dumps({"doc_id": "d", "title": "Hanoi", "sent_id": 0,
+                                     "text": "Hanoi is the capital of Vietnam."}, ensure_ascii=False) + "\n",
+                         encoding="utf-8")
+
+
+def run_stage(tmp_path: Path):
+    params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
+    args = ["--params", str(tmp_path / "params.yaml"), "--split-dir", str(tmp_path / "split"),
+            "--sentences", str(tmp_path / "sentences.jsonl"), "--out", str(tmp_path / "classifier"),
+            "--metrics", str(tmp_path / "classifier.json")]
+    return CliRunner().invoke(classifier_main, args)
+
+
+def test_classifier_stage_output_contract(tmp_path):
+    write_split(tmp_path / "split", tmp_path / "sentences.jsonl")
+    result = run_stage(tmp_path)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "classifier").iterdir()) == ["classifier.json", "classifier.skops"]
+    metrics = json.loads((tmp_path / "classifier.json").read_text())
+    for key in ("precision", "recall", "f1", "roc_auc", "threshold"):
+        assert 0.0 <= metrics[key] <= 1.0
+    assert metrics["f1"] > 0.9
+    loaded = load_classifier(tmp_path / "classifier")
+    assert loaded.threshold == pytest.approx(metrics["threshold"], abs=1e-6)
+    cli = CliRunner().invoke(relevance_cli, ["--model", str(tmp_path / "classifier"),
+                                             "When did Gia Long rule Vietnam from Huế?", "Who invented the violin?"])
+    assert cli.exit_code == 0, cli.output
+    lines = cli.output.strip().splitlines()
+    assert lines[0].startswith("related\t") and lines[1].startswith("unrelated\t")
+
+
+def test_classifier_stage_refuses_an_empty_split(tmp_path):
+    write_split(tmp_path / "split", tmp_path / "sentences.jsonl")
+    (tmp_path / "split" / "unrelated_val.jsonl").write_text("", encoding="utf-8")
+    result = run_stage(tmp_path)
+    assert result.exit_code == 2 and "unrelated_val.jsonl: file is empty" in result.output
+    assert not (tmp_path / "classifier").exists()
+
+
+def test_cli_without_a_model_is_a_user_error(tmp_path):
+    result = CliRunner().invoke(relevance_cli, ["--model", str(tmp_path / "none"), "Who was Lê Lợi?"])
+    assert result.exit_code == 2 and "classifier not found" in result.output
