@@ -24,7 +24,7 @@ def test_missing_local_path(tmp_path):
 
 def test_folder_without_config(tmp_path):
     (tmp_path / "m").mkdir()
-    with pytest.raises(UserError, match="no config.json"):
+    with pytest.raises(UserError, match=r"no config\.json"):
         resolve_model_source(model_params(str(tmp_path / "m")), tmp_path)
 
 
@@ -50,7 +50,7 @@ def test_not_a_causal_lm(tmp_path, tiny_model_dir):
 def test_corrupt_gguf(tmp_path):
     bad = tmp_path / "broken.gguf"
     bad.write_bytes(b"GGUF" + b"\x00" * 64)
-    with pytest.raises(UserError, match="broken.gguf: not a readable GGUF model"):
+    with pytest.raises(UserError, match=r"broken\.gguf: not a readable GGUF model"):
         convert_gguf(bad, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import build_tiny_tokenizer
+from tiny_models import build_tiny_tokenizer
 
 from docent.modeling.prompt import IGNORE_INDEX, answer_only_labels, answer_suffix, prompt_text, stop_token_ids
 
@@ -35,3 +35,19 @@ def test_plain_template_without_chat_template():
     ex = answer_only_labels(tok, "who ?", "he .", max_len=64)
     kept = [t for t, label in zip(ex["input_ids"], ex["labels"], strict=True) if label != IGNORE_INDEX]
     assert tok.convert_ids_to_tokens(kept)[-1] == tok.eos_token
+
+
+def test_default_system_prompt_is_replaced_by_an_empty_one():
+    """A SmolLM2-style template injects its own system prompt; we send an empty system turn instead."""
+    injecting = (
+        "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+        "{{ '<|im_start|>system\nYou are a helpful AI assistant<|im_end|>\n' }}{% endif %}"
+        "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+    )
+    tok = build_tiny_tokenizer(chat_template=injecting)
+    prompt = prompt_text(tok, "who ?")
+    assert prompt.startswith("<|im_start|>system\n<|im_end|>\n<|im_start|>user\nwho ?")
+    assert "helpful" not in prompt
+    # a template without a default system prompt is left alone
+    assert not prompt_text(build_tiny_tokenizer(), "who ?").startswith("<|im_start|>system")
