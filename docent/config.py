@@ -200,6 +200,7 @@ class TrainParams:
 class EvalParams:
     max_new_tokens: int = rng(ge=1)
     batch_size: int = rng(ge=1)
+    threads: int = rng(ge=0)
     few_shot_k: int = rng(ge=0, le=16)
     max_questions: int = rng(ge=0)
     unrelated_questions: int = rng(ge=0)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from conftest import REPO, build_tiny_tokenizer
+from tiny_models import REPO, build_tiny_tokenizer
 
 RELATED = [
     "Who was Hồ Chí Minh?",

@@ -1,0 +1,248 @@
+"""Batched greedy generation and teacher-forced answer perplexity.
+
+Generation pads on the LEFT, so every row's last prompt token sits in the last column and the
+next token is read from the same place for the whole batch; the attention mask hides the pads
+and generate() derives position ids from it, so a padded row gets the same tokens as when run
+alone (tests/evaluation checks this). Rows are sorted by prompt length before batching so a
+batch holds prompts of similar length (little padding), and returned in the caller's order.
+The KV cache is on (use_cache), so each new token costs one position, not the whole prefix.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from docent.modeling.prompt import IGNORE_INDEX, answer_only_labels
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+
+def _pad_id(tokenizer: PreTrainedTokenizerBase) -> int:
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    if pad is None:
+        raise ValueError("tokenizer has neither a pad nor an EOS token")
+    return int(pad)
+
+
+def _batches_by_length(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Row indices grouped into batches of similar length (longest first, ties by index: deterministic)."""
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def _model_device(model: Any) -> torch.device:
+    return next(model.parameters()).device
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One generated answer; `hit_limit` when it ran to max_new_tokens without a stop token."""
+
+    text: str
+    hit_limit: bool
+
+
+def generate_answers(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[str],
+    *,
+    max_new_tokens: int,
+    batch_size: int,
+    stop_ids: Sequence[int],
+) -> list[Generation]:
+    """Greedy answers to fully formatted prompts (prompt_text output), in the prompts' order.
+
+    Generation stops at the first of `stop_ids` (or after `max_new_tokens`); the answer is the
+    text before that token, special tokens dropped, whitespace stripped.
+    """
+    import torch
+
+    if not prompts:
+        return []
+    pad_id = _pad_id(tokenizer)
+    stop = set(int(s) for s in stop_ids)
+    device = _model_device(model)
+    # The chat template already writes its special tokens, and training tokenised the same way.
+    encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    # each row keeps at least its last prompt token, whose logits give the first answer token
+    prefix = SharedPrefix.build(model, encoded, max_length=min(len(e) for e in encoded) - 1)
+    answers: list[Generation | None] = [None] * len(prompts)
+    for batch in _batches_by_length([len(e) for e in encoded], batch_size):
+        suffixes = [encoded[i][prefix.length :] for i in batch]
+        width = max(len(x) for x in suffixes)
+        # [shared prefix][left pads][rest of the prompt]: the pads sit after the cached prefix,
+        # masked out; generate() numbers positions by the mask's running count, so each row's
+        # tokens get the positions they would have unpadded.
+        input_ids = torch.full((len(batch), prefix.length + width), pad_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(batch), prefix.length + width), dtype=torch.long)
+        input_ids[:, : prefix.length] = torch.tensor(prefix.ids, dtype=torch.long)
+        attention_mask[:, : prefix.length] = 1
+        for row, ids in enumerate(suffixes):
+            input_ids[row, prefix.length + width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
+            attention_mask[row, prefix.length + width - len(ids) :] = 1
+        extra = {"past_key_values": prefix.cache_for(len(batch))} if prefix.length else {}
+        with torch.inference_mode():
+            out = model.generate(
+                input_ids=input_ids.to(device),
+                attention_mask=attention_mask.to(device),
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                num_beams=1,
+                use_cache=True,
+                eos_token_id=sorted(stop),
+                pad_token_id=pad_id,
+                **extra,
+            )
+        for row, i in enumerate(batch):
+            new_tokens = out[row, prefix.length + width :].tolist()
+            cut = next((k for k, t in enumerate(new_tokens) if t in stop), None)
+            text = tokenizer.decode(new_tokens[:cut], skip_special_tokens=True)
+            if cut is None:
+                # cut at max_new_tokens, possibly inside a multi-byte character: drop its orphan bytes
+                text = text.rstrip("\ufffd")
+            answers[i] = Generation(text=text.strip(), hit_limit=cut is None)
+    return [a for a in answers if a is not None]
+
+
+@dataclass(frozen=True)
+class SharedPrefix:
+    """The token prefix every sequence of a call starts with, and its KV cache, computed once.
+
+    Every prompt starts with the same chat-template preamble (SmolLM2's system prompt) and, for
+    the few-shot baseline, the same example turns: 25 to 200 tokens that would otherwise be
+    re-encoded for every question. Their keys/values are computed once (batch of one, positions
+    0..n-1, exactly what each row would compute itself) and copied into every batch.
+    """
+
+    ids: list[int]
+    cache: Any
+
+    @property
+    def length(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def build(
+        cls, model: Any, sequences: Sequence[Sequence[int]], max_length: int, min_length: int = 8
+    ) -> SharedPrefix:
+        """The longest common prefix of `sequences`, at most `max_length` tokens (none if under `min_length`)."""
+        import torch
+        from transformers import DynamicCache
+        from transformers.cache_utils import DynamicLayer
+
+        first = sequences[0]
+        n = 0
+        while n < max_length and all(s[n] == first[n] for s in sequences):
+            n += 1
+        if n < min_length:
+            return cls([], None)
+        ids = list(first[:n])
+        with torch.inference_mode():
+            out = model(input_ids=torch.tensor([ids], device=_model_device(model)), use_cache=True)
+        cache = out.past_key_values
+        # Only the plain full-attention cache is known to extend correctly after a copy;
+        # anything else (sliding window, static, quantised caches) runs without the shortcut.
+        if type(cache) is not DynamicCache or not all(type(layer) is DynamicLayer for layer in cache.layers):
+            return cls([], None)
+        return cls(ids, cache)
+
+    def cache_for(self, rows: int) -> Any:
+        """A private copy of the prefix cache for a batch of `rows` (generate extends it in place)."""
+        import copy
+
+        cache = copy.deepcopy(self.cache)
+        cache.batch_repeat_interleave(rows)
+        return cache
+
+
+@dataclass(frozen=True)
+class AnswerNLL:
+    """Summed negative log-likelihood (nats) of one reference answer's tokens, and how many there were."""
+
+    nll: float
+    tokens: int
+
+    @property
+    def perplexity(self) -> float:
+        return math.exp(self.nll / self.tokens)
+
+
+def answer_nll(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    pairs: Sequence[tuple[str, str]],
+    *,
+    batch_size: int,
+    max_len: int,
+) -> list[AnswerNLL | None]:
+    """Teacher-forced NLL of each (question, reference answer) on the answer tokens only.
+
+    The sequence is the training one (answer_only_labels: prompt + answer + end-of-turn token),
+    so the end token is scored too: a model that has learnt where answers stop is rewarded.
+    A pair that does not fit in `max_len` tokens gives None (the caller counts it).
+    """
+    import torch
+
+    encoded = [answer_only_labels(tokenizer, q, a, max_len) for q, a in pairs]
+    results: list[AnswerNLL | None] = [None] * len(pairs)
+    kept = [e for e in encoded if e is not None]
+    if not kept:
+        return results
+    index = [i for i, e in enumerate(encoded) if e is not None]
+    pad_id = _pad_id(tokenizer)
+    device = _model_device(model)
+    # Share the cached prefix only up to the token before each row's first answer token, so
+    # every scored token is predicted from logits computed in this batch.
+    first_label = min(next(t for t, label in enumerate(e["labels"]) if label != IGNORE_INDEX) for e in kept)
+    prefix = SharedPrefix.build(model, [e["input_ids"] for e in kept], max_length=first_label - 1)
+    p = prefix.length
+    for batch_pos in _batches_by_length([len(e["input_ids"]) for e in kept], batch_size):
+        width = max(len(kept[b]["input_ids"]) for b in batch_pos) - p
+        # Right padding after the prefix: real tokens keep positions p..n-1 exactly as in training;
+        # pads are masked out of attention and carry label -100, so they add nothing to the NLL.
+        input_ids = torch.full((len(batch_pos), width), pad_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(batch_pos), p + width), dtype=torch.long)
+        labels = torch.full((len(batch_pos), width), IGNORE_INDEX, dtype=torch.long)
+        attention_mask[:, :p] = 1
+        for row, b in enumerate(batch_pos):
+            n = len(kept[b]["input_ids"]) - p
+            input_ids[row, :n] = torch.tensor(kept[b]["input_ids"][p:], dtype=torch.long)
+            attention_mask[row, p : p + n] = 1
+            labels[row, :n] = torch.tensor(kept[b]["labels"][p:], dtype=torch.long)
+        extra: dict[str, Any] = {}
+        if p:
+            extra["past_key_values"] = prefix.cache_for(len(batch_pos))
+            extra["position_ids"] = torch.arange(p, p + width, device=device).expand(len(batch_pos), -1)
+        with torch.inference_mode():
+            logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device),
+                           use_cache=bool(p), **extra).logits
+        # Position t's logits predict token t+1, hence the one-token shift.
+        shift_logits = logits[:, :-1, :].float()
+        shift_labels = labels[:, 1:].to(shift_logits.device)
+        token_nll = torch.nn.functional.cross_entropy(
+            shift_logits.reshape(-1, shift_logits.size(-1)),
+            shift_labels.reshape(-1),
+            ignore_index=IGNORE_INDEX,
+            reduction="none",
+        ).view(shift_labels.shape)
+        counted = shift_labels != IGNORE_INDEX
+        for row, b in enumerate(batch_pos):
+            results[index[b]] = AnswerNLL(
+                nll=float(token_nll[row][counted[row]].sum()), tokens=int(counted[row].sum())
+            )
+    return results
+
+
+def corpus_perplexity(scores: Sequence[AnswerNLL | None]) -> float:
+    """Token-weighted perplexity: exp(total NLL / total answer tokens) over the pairs that fit."""
+    kept = [s for s in scores if s is not None]
+    total_tokens = sum(s.tokens for s in kept)
+    if total_tokens == 0:
+        return float("nan")
+    return math.exp(sum(s.nll for s in kept) / total_tokens)

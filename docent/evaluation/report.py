@@ -1,0 +1,205 @@
+"""The evaluate stage's human-facing outputs: answers.csv, report.md and the bar-chart data."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+from docent.evaluation.metrics import ROW_METRICS
+from docent.evaluation.runner import MODELS, PERPLEXITY_MODELS, SPLITS, EvalResult, SplitResult
+from docent.io import atomic_write
+
+MODEL_LABELS = {"base": "base", "base_fewshot": "base few-shot", "finetuned": "fine-tuned"}
+# Report columns: (metric key, header). Scales: BLEU/chrF 0-100 (sacrebleu), the rest 0-1.
+COLUMNS = (
+    ("sentence_bleu", "sent. BLEU"),
+    ("bleu", "BLEU"),
+    ("chrf", "chrF"),
+    ("rouge_l", "ROUGE-L"),
+    ("exact_match", "EM"),
+    ("f1", "F1"),
+    ("perplexity", "PPL"),
+)
+# Bars in the plot: the 0-1 metrics only, so the bars share one axis.
+PLOT_METRICS = ("sentence_bleu", "rouge_l", "f1", "exact_match")
+WORST_N = 10
+
+
+# ---------------------------------------------------------------- answers.csv
+
+def answer_columns() -> list[str]:
+    cols = ["split", "id", "question", "reference"]
+    cols += [f"{m}_answer" for m in MODELS]
+    cols += [f"{m}_{metric}" for m in MODELS for metric in ROW_METRICS]
+    cols += [f"{m}_perplexity" for m in PERPLEXITY_MODELS]
+    return cols
+
+
+def answer_rows(result: EvalResult) -> list[dict[str, Any]]:
+    """One row per evaluated question: every model's answer and per-row scores (blank where not run)."""
+    out: list[dict[str, Any]] = []
+    for split in SPLITS:
+        s = result.splits[split]
+        for i, row in enumerate(s.rows):
+            rec: dict[str, Any] = {
+                "split": split,
+                "id": row.get("id", ""),
+                "question": row["question"],
+                "reference": row["answer"],
+            }
+            for m in MODELS:
+                rec[f"{m}_answer"] = s.answers[m][i] if m in s.answers else ""
+                for metric in ROW_METRICS:
+                    rec[f"{m}_{metric}"] = _fmt(getattr(s.row_scores[m][i], metric)) if m in s.row_scores else ""
+            for m in PERPLEXITY_MODELS:
+                nll = s.nll.get(m, [None] * len(s.rows))[i]
+                rec[f"{m}_perplexity"] = _fmt(nll.perplexity) if nll is not None else ""
+            out.append(rec)
+    return out
+
+
+def write_answers_csv(path: str | Path, result: EvalResult) -> int:
+    rows = answer_rows(result)
+    with atomic_write(path) as fh:
+        writer = csv.DictWriter(fh, fieldnames=answer_columns(), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return len(rows)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4f}"
+
+
+# ---------------------------------------------------------------- plot data
+
+def plot_points(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """[{"metric": "<split> <metric> (<model>)", "value": v}] for dvc's bar_horizontal template.
+
+    Ordered split, metric, model, so each metric's base / few-shot / fine-tuned bars sit together.
+    """
+    points = []
+    for split in SPLITS:
+        for metric in PLOT_METRICS:
+            for m in MODELS:
+                key = f"{m}.{split}.{metric}"
+                if key in metrics:
+                    points.append({"metric": f"{split} {metric} ({m})", "value": metrics[key]})
+    return points
+
+
+# ---------------------------------------------------------------- report.md
+
+def _cell(value: Any, key: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if key in ("bleu", "chrf", "perplexity"):
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def _md_escape(text: str, limit: int = 200) -> str:
+    text = " ".join(str(text).split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text.replace("|", "\\|") or "*(empty)*"
+
+
+def headline_table(metrics: dict[str, Any], split: str) -> list[str]:
+    lines = [
+        "| model | " + " | ".join(h for _, h in COLUMNS) + " |",
+        "|---|" + "---:|" * len(COLUMNS),
+    ]
+    for m in MODELS:
+        cells = [_cell(metrics.get(f"{m}.{split}.{key}"), key) for key, _ in COLUMNS]
+        lines.append(f"| {MODEL_LABELS[m]} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def worst_rows(s: SplitResult, n: int = WORST_N) -> list[int]:
+    """Indices of the fine-tuned model's n lowest-scoring answers (sentence BLEU, then F1, then order)."""
+    scores = s.row_scores.get("finetuned", [])
+    order = sorted(range(len(scores)), key=lambda i: (scores[i].sentence_bleu, scores[i].f1, i))
+    return order[:n]
+
+
+def render_report(result: EvalResult, probe_limit: int = 300) -> str:
+    m = result.metrics
+    lines = ["# Evaluation report", ""]
+    setup = result.setup
+    lines.append(
+        f"Base model `{setup.get('base_model', '?')}` (zero-shot, and few-shot with "
+        f"{m.get('few_shot_examples', 0)} training examples as earlier chat turns) against its "
+        f"{setup.get('method', '?')} fine-tune (zero-shot). Greedy decoding in the training prompt format, "
+        f"at most {setup.get('max_new_tokens', '?')} new tokens per answer."
+    )
+    lines.append(
+        "sent. BLEU = mean sacrebleu sentence BLEU / 100 (0–1, the reference project's scale); "
+        "BLEU and chrF = sacrebleu corpus scores (0–100); ROUGE-L F1, SQuAD exact match (EM) and token F1 "
+        "on 0–1; PPL = perplexity of the reference answers (answer tokens only, lower is better; not "
+        "measured for the few-shot prompt)."
+    )
+    lines.append("")
+    for split, title in (("test", "test: other phrasings of facts taught in training"),
+                         ("test_unseen", "test_unseen: facts never taught")):
+        n = m.get(f"n_questions.{split}", 0)
+        total = m.get(f"n_questions_available.{split}", 0)
+        lines.append(f"## {title} ({n} of {total} questions)")
+        lines.append("")
+        if not n:
+            lines += ["No questions in this split.", ""]
+            continue
+        lines += headline_table(m, split)
+        lines.append("")
+        deltas = [f"{h} {m[f'delta.{split}.{k}']:+.3f}" for k, h in COLUMNS if f"delta.{split}.{k}" in m]
+        lines.append("Fine-tuned minus base: " + ", ".join(deltas) + ".")
+        cut = [f"{MODEL_LABELS[x]} {m[f'{x}.{split}.hit_max_new_tokens']}" for x in MODELS
+               if f"{x}.{split}.hit_max_new_tokens" in m]
+        lines.append("Answers cut at eval.max_new_tokens: " + ", ".join(cut) + ".")
+        lines.append("")
+
+    lines += ["## Relevance classifier", ""]
+    recalls = [f"{split} {m[f'classifier.{split}.recall']:.3f}" for split in SPLITS
+               if f"classifier.{split}.recall" in m]
+    spec = m.get("classifier.unrelated.specificity")
+    lines.append(
+        f"Accuracy {m['classifier.accuracy']:.3f} on {m['classifier.n_related']} in-domain and "
+        f"{m['classifier.n_unrelated']} held-out unrelated questions; in-domain accepted: "
+        + ", ".join(recalls)
+        + (f"; unrelated rejected: {spec:.3f}." if spec is not None else ".")
+    )
+    lines.append("")
+
+    test = result.splits["test"]
+    if test.rows and "finetuned" in test.row_scores:
+        lines += [f"## Worst {min(WORST_N, len(test.rows))} fine-tuned answers on test", ""]
+        lines += ["| question | reference | fine-tuned answer | sent. BLEU | F1 |", "|---|---|---|---:|---:|"]
+        for i in worst_rows(test):
+            sc = test.row_scores["finetuned"][i]
+            lines.append(
+                f"| {_md_escape(test.rows[i]['question'])} | {_md_escape(test.rows[i]['answer'])} | "
+                f"{_md_escape(test.answers['finetuned'][i])} | {sc.sentence_bleu:.3f} | {sc.f1:.3f} |"
+            )
+        lines.append("")
+
+    if result.probes:
+        lines += ["## Probe questions (no reference)", ""]
+        for p in result.probes:
+            lines.append(f"**{_md_escape(p['question'])}**")
+            lines.append("")
+            lines.append(f"- base: {_md_escape(p['base'], probe_limit)}")
+            lines.append(f"- fine-tuned: {_md_escape(p['finetuned'], probe_limit)}")
+            lines.append("")
+
+    if result.few_shot:
+        lines += ["## Few-shot examples given to the base model", ""]
+        lines += [f"- Q: {_md_escape(q)} — A: {_md_escape(a)}" for q, a in result.few_shot]
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def write_report(path: str | Path, result: EvalResult) -> None:
+    with atomic_write(path) as fh:
+        fh.write(render_report(result))

@@ -1,0 +1,56 @@
+"""Stage `evaluate`: base vs fine-tuned answers on test and test_unseen -> metrics, answers, report, plot.
+
+    python -m stages.evaluate --params params.yaml --finetuned models/finetuned \
+        --classifier models/classifier --split-dir data/split --model-cache models/cache \
+        --metrics metrics/eval.json --answers metrics/answers.csv \
+        --report metrics/report.md --plot metrics/eval_plot.json
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from docent.cli import log_params, stage_main
+from docent.config import load_params
+from docent.io import write_json, write_metrics
+
+
+@click.command()
+@click.option("--params", "params_path", required=True, type=click.Path(dir_okay=False), help="params.yaml")
+@click.option("--finetuned", required=True, type=click.Path(file_okay=False),
+              help="fine-tuned model folder written by finetune (adapter or full weights + docent.json)")
+@click.option("--classifier", required=True, type=click.Path(file_okay=False), help="relevance classifier folder")
+@click.option("--split-dir", required=True, type=click.Path(file_okay=False),
+              help="folder with train/test/test_unseen/unrelated_test .jsonl")
+@click.option("--model-cache", required=True, type=click.Path(file_okay=False),
+              help="where the embedded base model is converted once")
+@click.option("--metrics", required=True, type=click.Path(dir_okay=False), help="flat metrics JSON to write")
+@click.option("--answers", required=True, type=click.Path(dir_okay=False), help="per-question answers CSV to write")
+@click.option("--report", required=True, type=click.Path(dir_okay=False), help="markdown report to write")
+@click.option("--plot", required=True, type=click.Path(dir_okay=False), help="bar-chart data JSON to write")
+@stage_main
+def main(params_path: str, finetuned: str, classifier: str, split_dir: str, model_cache: str,
+         metrics: str, answers: str, report: str, plot: str) -> None:
+    params = load_params(params_path, "seed", "model", "quant", "eval")
+    log_params("evaluate", params.to_dict())
+
+    from docent.evaluation.report import plot_points, write_answers_csv, write_report
+    from docent.evaluation.runner import run_evaluation
+
+    result = run_evaluation(
+        params,
+        finetuned_dir=Path(finetuned),
+        classifier_dir=Path(classifier),
+        split_dir=Path(split_dir),
+        model_cache=Path(model_cache),
+    )
+    write_answers_csv(answers, result)
+    write_report(report, result)
+    write_json(plot, plot_points(result.metrics))
+    write_metrics(metrics, result.metrics)
+
+
+if __name__ == "__main__":
+    main()

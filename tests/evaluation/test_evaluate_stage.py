@@ -1,0 +1,228 @@
+"""Output contract of `python -m stages.evaluate` on a tiny random Llama + tiny LoRA adapter + tiny classifier."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from tiny_models import REPO, build_tiny_tokenizer
+
+from docent.io import write_jsonl
+
+MODELS = ("base", "base_fewshot", "finetuned")
+SPLITS = ("test", "test_unseen")
+SCORES = ("sentence_bleu", "bleu", "chrf", "rouge_l", "exact_match", "f1")
+OUTPUTS = ("eval.json", "answers.csv", "report.md", "eval_plot.json")
+
+TRAIN = [
+    ("Who was Hồ Chí Minh?", "Hồ Chí Minh was a Vietnamese revolutionary.", 1),
+    ("When was Hồ Chí Minh born?", "Hồ Chí Minh was born in 1890.", 2),
+    ("What is the capital of Vietnam?", "The capital of Vietnam is Hanoi.", 3),
+    ("Who founded the Lê dynasty?", "Lê Lợi founded the Lê dynasty.", 4),
+    ("Which city was the capital of the Nguyễn dynasty?", "Huế was the capital.", 5),
+    ("Who were the Trưng sisters?", "The Trưng sisters were leaders who fought the Han.", 6),
+]
+TEST = [
+    ("Tell me who Hồ Chí Minh was?", "Hồ Chí Minh was a Vietnamese revolutionary.", 1),
+    ("In which year was Hồ Chí Minh born?", "1890", 2),
+    ("Which city is the capital of Vietnam?", "Hanoi", 3),
+    ("Who was the founder of the Lê dynasty?", "Lê Lợi", 4),
+    ("What was the Nguyễn capital?", "Huế", 5),
+    ("Who were the two Trưng sisters?", "leaders who fought the Han", 6),
+    ("Name the capital of Vietnam?", "Hanoi is the capital of Vietnam.", 3),
+]
+UNSEEN = [
+    ("When did the Vietnam war end?", "The war ended in 1975.", 7),
+    ("What language is spoken in Vietnam?", "Vietnamese is spoken in Vietnam.", 8),
+]
+UNRELATED = ["How do I bake bread?", "Who won the football world cup?", "What is the weather in Paris?",
+             "How does a car engine work?"]
+RELATED_TRAIN = [q for q, _, _ in TRAIN] + ["Who was Lê Lợi?", "When did the French leave Indochina?"]
+UNRELATED_TRAIN = ["What is a good recipe for pizza?", "Who sings this song?", "How do I fix my bicycle?",
+                   "What is the best phone to buy?", "How many calories are in an apple?"]
+
+
+def _qa_rows(rows, prefix):
+    return [{"id": f"{prefix}-{i}", "question": q, "answer": a, "doc_id": "d", "sent_ids": [i], "fact_id": f,
+             "qtype": "who", "generator": "rules"} for i, (q, a, f) in enumerate(rows)]
+
+
+def _save_adapter(base_dir: Path, out: Path, tokenizer) -> None:
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(base_dir)
+    torch.manual_seed(7)
+    # init_lora_weights=False: random A and B, so the adapter really changes the model
+    config = LoraConfig(r=4, lora_alpha=16, target_modules=["q_proj", "v_proj", "down_proj"],
+                        init_lora_weights=False, task_type="CAUSAL_LM")
+    get_peft_model(base, config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    (out / "docent.json").write_text(json.dumps({"method": "lora", "base_model": str(base_dir)}), encoding="utf-8")
+
+
+def _save_classifier(path: Path) -> None:
+    """Trained and saved by the relevance module itself, so load_classifier reads it as in the pipeline."""
+    from docent.config import load_params
+    from docent.relevance.classifier import RelevanceClassifier, save_classifier, train_classifier
+
+    params = load_params(REPO / "params.yaml", "classifier").classifier
+    pipeline = train_classifier(RELATED_TRAIN, UNRELATED_TRAIN, params, seed=0)
+    path.mkdir()
+    save_classifier(RelevanceClassifier(pipeline=pipeline, threshold=0.5), path, params, seed=0)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> dict[str, Path]:
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    root = tmp_path_factory.mktemp("evaluate")
+    tokenizer = build_tiny_tokenizer()
+    torch.manual_seed(1)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+        tie_word_embeddings=False, initializer_range=0.2, eos_token_id=2, bos_token_id=1, pad_token_id=3,
+    )
+    base = root / "base"
+    LlamaForCausalLM(config).save_pretrained(base, safe_serialization=True)
+    tokenizer.save_pretrained(base)
+    _save_adapter(base, root / "finetuned", tokenizer)
+    _save_classifier(root / "classifier")
+
+    split = root / "split"
+    write_jsonl(split / "train.jsonl", _qa_rows(TRAIN, "train"))
+    write_jsonl(split / "test.jsonl", _qa_rows(TEST, "test"))
+    write_jsonl(split / "test_unseen.jsonl", _qa_rows(UNSEEN, "unseen"))
+    write_jsonl(split / "unrelated_test.jsonl",
+                [{"id": f"u-{i}", "question": q, "source": "snapshot"} for i, q in enumerate(UNRELATED)])
+
+    raw = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    raw["model"]["name"] = str(base)
+    raw["eval"].update({"max_new_tokens": 6, "batch_size": 4, "few_shot_k": 2, "max_questions": 5,
+                        "unrelated_questions": 3,
+                        "probe_questions": ["Who was Hồ Chí Minh?", "What is the capital of Vietnam?"]})
+    params = root / "params.yaml"
+    params.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return {"root": root, "params": params, "finetuned": root / "finetuned", "classifier": root / "classifier",
+            "split": split, "cache": root / "cache"}
+
+
+def _run(ws: dict[str, Path], out: Path, **overrides: Path):
+    from stages.evaluate import main
+
+    paths = {**ws, **overrides}
+    args = ["--params", paths["params"], "--finetuned", paths["finetuned"], "--classifier", paths["classifier"],
+            "--split-dir", paths["split"], "--model-cache", paths["cache"],
+            "--metrics", out / "eval.json", "--answers", out / "answers.csv",
+            "--report", out / "report.md", "--plot", out / "eval_plot.json"]
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_stage_output_contract(workspace, tmp_path):
+    out = tmp_path / "metrics"
+    result = _run(workspace, out)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS)  # exactly these, no temp files left
+
+    metrics = json.loads((out / "eval.json").read_text(encoding="utf-8"))
+    assert all(isinstance(v, int | float) and not isinstance(v, bool) for v in metrics.values())  # flat numbers
+    for split in SPLITS:
+        for model in MODELS:
+            for score in SCORES:
+                assert f"{model}.{split}.{score}" in metrics
+            assert f"{model}.{split}.hit_max_new_tokens" in metrics
+        for score in (*SCORES, "perplexity"):
+            assert metrics[f"delta.{split}.{score}"] == pytest.approx(
+                metrics[f"finetuned.{split}.{score}"] - metrics[f"base.{split}.{score}"], abs=2e-6)
+        assert 0 <= metrics[f"finetuned.{split}.sentence_bleu"] <= 1
+        assert 0 <= metrics[f"finetuned.{split}.bleu"] <= 100
+        assert metrics[f"base.{split}.perplexity"] > 1
+        # the adapter is switched off for the base rows: the two models differ
+        assert metrics[f"base.{split}.perplexity"] != metrics[f"finetuned.{split}.perplexity"]
+        assert f"base_fewshot.{split}.perplexity" not in metrics
+    assert metrics["n_questions.test"] == 5 and metrics["n_questions_available.test"] == 7  # eval.max_questions
+    assert metrics["n_questions.test_unseen"] == 2
+    assert metrics["classifier.n_related"] == 7 and metrics["classifier.n_unrelated"] == 3
+    assert 0 <= metrics["classifier.accuracy"] <= 1
+    assert metrics["few_shot_examples"] == 2 and metrics["probe_questions"] == 2
+    assert metrics["eval_total_s"] > 0
+
+    with open(out / "answers.csv", encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["split"] for r in rows] == ["test"] * 5 + ["test_unseen"] * 2
+    assert {r["question"] for r in rows} <= {q for q, _, _ in TEST + UNSEEN}
+    for r in rows:
+        for model in MODELS:
+            assert f"{model}_answer" in r and 0 <= float(r[f"{model}_f1"]) <= 1
+        assert float(r["base_perplexity"]) > 1 and float(r["finetuned_perplexity"]) > 1
+
+    plot = json.loads((out / "eval_plot.json").read_text(encoding="utf-8"))
+    assert plot and all(set(p) == {"metric", "value"} for p in plot)
+    assert {"test sentence_bleu (base)", "test sentence_bleu (finetuned)",
+            "test_unseen f1 (base_fewshot)"} <= {p["metric"] for p in plot}
+
+    report = (out / "report.md").read_text(encoding="utf-8")
+    for heading in ("## test:", "## test_unseen:", "## Relevance classifier", "fine-tuned answers on test",
+                    "## Probe questions", "| fine-tuned |", "| base few-shot |"):
+        assert heading in report
+    assert "Who was Hồ Chí Minh?" in report
+
+    # Same params -> byte-identical data outputs (timings live only in eval.json's *_s keys).
+    again = tmp_path / "again"
+    assert _run(workspace, again).exit_code == 0
+    for name in ("answers.csv", "report.md", "eval_plot.json"):
+        assert (again / name).read_bytes() == (out / name).read_bytes()
+    second = json.loads((again / "eval.json").read_text(encoding="utf-8"))
+    assert {k: v for k, v in second.items() if not k.endswith("_s")} == {
+        k: v for k, v in metrics.items() if not k.endswith("_s")}
+
+
+def test_missing_manifest_is_a_user_error(workspace, tmp_path):
+    not_a_model = tmp_path / "empty"
+    not_a_model.mkdir()
+    result = _run(workspace, tmp_path / "m", finetuned=not_a_model)
+    assert result.exit_code == 2
+    assert "docent.json" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "m").exists()
+
+
+def test_empty_test_splits_are_a_user_error(workspace, tmp_path):
+    split = tmp_path / "split"
+    split.mkdir()
+    for name in ("train", "unrelated_test"):
+        (split / f"{name}.jsonl").write_bytes((workspace["split"] / f"{name}.jsonl").read_bytes())
+    (split / "test.jsonl").write_text("", encoding="utf-8")
+    (split / "test_unseen.jsonl").write_text("", encoding="utf-8")
+    result = _run(workspace, tmp_path / "m", split=split)
+    assert result.exit_code == 2 and "nothing to evaluate" in result.output
+
+
+def test_merged_adapter_is_the_same_model_and_is_undone(workspace):
+    """The fine-tuned pass merges the LoRA weights for speed: same NLL as unmerged, and unmerged afterwards."""
+    import torch
+
+    from docent.config import load_params
+    from docent.evaluation.generation import answer_nll
+    from docent.evaluation.runner import load_models
+
+    params = load_params(workspace["params"], "seed", "model", "quant", "eval")
+    models = load_models(workspace["finetuned"], params, workspace["cache"])
+    pairs = [(q, a) for q, a, _ in TEST]
+    unmerged = answer_nll(models.finetuned, models.tokenizer, pairs, batch_size=4, max_len=512)
+    with models.base_context() as base:
+        base_nll = answer_nll(base, models.tokenizer, pairs, batch_size=4, max_len=512)
+    weights = {k: v.clone() for k, v in models.finetuned.state_dict().items()}
+    with models.finetuned_context() as merged_model:
+        merged = answer_nll(merged_model, models.tokenizer, pairs, batch_size=4, max_len=512)
+    for a, b, c in zip(unmerged, merged, base_nll, strict=True):
+        assert b.nll == pytest.approx(a.nll, rel=1e-4)
+        assert abs(c.nll - a.nll) > 1e-3  # the adapter matters, so equality above is not vacuous
+    after = models.finetuned.state_dict()
+    assert all(torch.allclose(after[k], v, atol=1e-6) for k, v in weights.items())

@@ -1,0 +1,137 @@
+"""The whole pipeline through DVC, on tiny params: repro, determinism, and the experiment workflow.
+
+The repo is copied into a temporary git repo; `model.name` points at a tiny random Llama built by
+the test, and the corpus is a handful of snapshot pages, so a full `dvc repro` takes about a minute.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from tiny_models import REPO
+
+# Keys that measure the machine, not the result: excluded from the determinism comparison.
+MACHINE_KEYS = ("_s", "_per_s", "_mb", "device", "threads")
+
+DATA_OUTPUTS = [
+    "data/raw/pages.jsonl",
+    "data/clean/sentences.jsonl",
+    "data/qa/qa.jsonl",
+    "data/qa/unrelated.jsonl",
+    "data/split/train.jsonl",
+    "data/split/val.jsonl",
+    "data/split/test.jsonl",
+    "data/split/test_unseen.jsonl",
+    "data/split/unrelated_train.jsonl",
+    "data/split/unrelated_val.jsonl",
+    "data/split/unrelated_test.jsonl",
+]
+METRICS = ["scrape", "clean", "qa", "split", "classifier", "train", "eval"]
+
+
+def tiny_params(model_dir: Path) -> dict:
+    params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    params["scrape"]["pages"] = ["Ho Chi Minh", "Hanoi", "Huế", "Trưng sisters", "Lê Lợi", "Vietnam War"]
+    params["qa"]["unrelated_pages"] = 120
+    params["classifier"]["max_features"] = 2000
+    params["model"]["name"] = str(model_dir)
+    params["freeze"]["layers"] = 1
+    params["lora"]["r"] = 8
+    params["train"].update(max_steps=4, batch_size=4, grad_accum=1, eval_steps=2, save_steps=2, threads=1)
+    params["eval"].update(max_questions=4, max_new_tokens=6, batch_size=4, few_shot_k=1,
+                          unrelated_questions=10, probe_questions=["Who was Ho Chi Minh?"])
+    return params
+
+
+def run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+def result_metrics(repo: Path) -> dict[str, dict]:
+    out = {}
+    for name in METRICS:
+        values = json.loads((repo / "metrics" / f"{name}.json").read_text(encoding="utf-8"))
+        out[name] = {k: v for k, v in values.items() if not k.endswith(MACHINE_KEYS)}
+    return out
+
+
+@pytest.fixture(scope="module")
+def pipeline_repo(tmp_path_factory, tiny_model_dir) -> Path:
+    repo = tmp_path_factory.mktemp("pipeline")
+    for item in ("dvc.yaml", "stages", "docent"):
+        src = REPO / item
+        if src.is_dir():
+            shutil.copytree(src, repo / item, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(src, repo / item)
+    (repo / "data" / "documents").mkdir(parents=True)
+    (repo / "data" / "documents" / ".gitkeep").touch()
+    (repo / "params.yaml").write_text(yaml.safe_dump(tiny_params(tiny_model_dir), allow_unicode=True),
+                                      encoding="utf-8")
+    run(["git", "init", "-q", "-b", "main"], repo)
+    run(["dvc", "init", "-q"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "pipeline"], repo)
+    run(["dvc", "repro"], repo)
+    return repo
+
+
+def test_repro_writes_every_declared_output(pipeline_repo):
+    for rel in DATA_OUTPUTS:
+        assert (pipeline_repo / rel).stat().st_size > 0, rel
+    for name in METRICS:
+        assert (pipeline_repo / "metrics" / f"{name}.json").is_file()
+    assert (pipeline_repo / "models" / "finetuned" / "docent.json").is_file()
+    assert (pipeline_repo / "models" / "classifier").is_dir()
+    assert (pipeline_repo / "metrics" / "report.md").read_text(encoding="utf-8").strip()
+    status = run(["dvc", "status", "--json"], pipeline_repo)
+    assert json.loads(status.stdout) == {}
+
+
+def test_same_params_give_identical_outputs(pipeline_repo):
+    """Issue 8: a forced second run reproduces data/ byte for byte and every result metric."""
+    first_data = {rel: (pipeline_repo / rel).read_bytes() for rel in DATA_OUTPUTS}
+    first_adapter = (pipeline_repo / "models/finetuned/adapter_model.safetensors").read_bytes()
+    first_metrics = result_metrics(pipeline_repo)
+
+    run(["dvc", "repro", "--force"], pipeline_repo)
+
+    for rel, content in first_data.items():
+        assert (pipeline_repo / rel).read_bytes() == content, f"{rel} differs between two runs"
+    assert (pipeline_repo / "models/finetuned/adapter_model.safetensors").read_bytes() == first_adapter
+    assert result_metrics(pipeline_repo) == first_metrics
+
+
+def test_experiment_changes_are_visible_to_dvc(pipeline_repo):
+    """Issue 5: `dvc exp run -S lora.r=4`, then exp show / metrics diff report what changed."""
+    run(["git", "add", "-A"], pipeline_repo)
+    run(["git", "commit", "-qm", "baseline run"], pipeline_repo)
+    before = json.loads((pipeline_repo / "metrics/train.json").read_text())
+
+    run(["dvc", "exp", "run", "-S", "lora.r=4"], pipeline_repo)
+
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], pipeline_repo).stdout)
+    experiments = [exp for rev in shown for exp in (rev.get("experiments") or [])]
+    assert experiments, "dvc exp show lists no experiment"
+    exp_data = experiments[0]["revs"][0]["data"]
+    assert exp_data["params"]["params.yaml"]["data"]["lora"]["r"] == 4
+    exp_train = exp_data["metrics"]["metrics/train.json"]["data"]
+    assert exp_train["trainable_params"] < before["trainable_params"]  # r 8 -> 4 halves the adapter
+
+    diff = json.loads(run(["dvc", "metrics", "diff", "--json"], pipeline_repo).stdout)
+    train_diff = diff["metrics/train.json"]
+    assert train_diff["trainable_params"]["old"] == before["trainable_params"]
+    assert train_diff["trainable_params"]["new"] == exp_train["trainable_params"]
+    assert "metrics/eval.json" in diff
