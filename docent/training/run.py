@@ -70,10 +70,8 @@ def run_fingerprint(params_dict: dict[str, Any], inputs: list[Path], model_sourc
 
 def checkpoint_to_resume(checkpoints: Path, fingerprint: str) -> str | None:
     """The last checkpoint of an unfinished run with the same fingerprint; else clear the folder."""
-    from transformers.trainer_utils import get_last_checkpoint
-
     state_file = checkpoints / RUN_STATE
-    last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+    last = last_complete_checkpoint(checkpoints)
     if last is None:
         _clear(checkpoints)
         return None
@@ -90,6 +88,28 @@ def checkpoint_to_resume(checkpoints: Path, fingerprint: str) -> str | None:
         log.info("resuming the interrupted run from %s", last)
         return last
     _clear(checkpoints)
+    return None
+
+
+def last_complete_checkpoint(checkpoints: Path) -> str | None:
+    """The newest checkpoint-N that was saved completely.
+
+    The Trainer writes a checkpoint's files one by one and trainer_state.json last, so a process
+    killed (SIGKILL, power loss) in the middle of a save leaves a folder without a readable
+    trainer_state.json. Such folders are removed and the one before is used.
+    """
+    if not checkpoints.is_dir():
+        return None
+    candidates = sorted((p for p in checkpoints.glob("checkpoint-*") if p.is_dir() and p.name[11:].isdigit()),
+                        key=lambda p: int(p.name[11:]), reverse=True)
+    for folder in candidates:
+        try:
+            json.loads((folder / "trainer_state.json").read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            log.warning("%s: incomplete checkpoint (interrupted while saving); removed", folder)
+            shutil.rmtree(folder, ignore_errors=True)
+            continue
+        return str(folder)
     return None
 
 

@@ -219,3 +219,61 @@ def test_trained_model_answers_and_stops_with_end_token(tmp_path: Path, tiny_mod
         assert out[-1] in end, "did not stop"
         assert len(out) < 30
         assert tok.decode(out[:-1]) == answer
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_killed_stage_process_resumes_from_last_checkpoint(tmp_path: Path, tiny_model_dir: Path,
+                                                           stage_files: dict[str, Path], sig: int) -> None:
+    """Issue 8: the stage process killed mid-run; running it again continues, it does not start over."""
+    import subprocess
+    import sys
+    import time
+
+    from docent.training.run import last_complete_checkpoint
+
+    params = write_params(tmp_path / "params.yaml", tiny_model_dir, **{
+        "train.max_steps": 400, "train.save_steps": 2, "train.eval_steps": 2, "train.save_total_limit": 3,
+        "train.early_stopping_patience": 0, "lora.dropout": 0.0})
+    cmd = [sys.executable, "-m", "stages.finetune", *stage_args(params, stage_files)]
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        # read-only wait until a checkpoint of step >= 4 is complete (trainer_state.json is written last)
+        while not any(int(p.parent.name.split("-")[1]) >= 4
+                      for p in stage_files["checkpoints"].glob("checkpoint-*/trainer_state.json")):
+            assert proc.poll() is None, "the run ended before it could be killed"
+            assert time.monotonic() < deadline, "no checkpoint appeared"
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not stage_files["out"].exists()  # killed runs leave no final output
+    last = last_complete_checkpoint(stage_files["checkpoints"])
+    assert last is not None
+    killed_at = int(Path(last).name.split("-")[1])
+
+    # run again (same params), stopped 2 steps later to keep the test short: the step count must
+    # continue from the checkpoint, not from 0
+    from docent.training.run import run_finetune
+
+    p = load_params(params, *SECTIONS)
+    resumed = run_finetune(p, train_path=stage_files["train"], val_path=stage_files["val"],
+                           sentences_path=stage_files["sentences"], model_cache=stage_files["cache"],
+                           checkpoints=stage_files["checkpoints"], out_dir=stage_files["out"],
+                           live_dir=stage_files["live"], extra_callbacks=[StopAtStep(killed_at + 2)])
+    assert resumed["resumed_from_step"] == killed_at
+
+
+class StopAtStep(TrainerCallback):
+    """End training cleanly at a given global step (keeps the resume test short)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= self.step:
+            control.should_training_stop = True
+        return control
