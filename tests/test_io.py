@@ -34,7 +34,7 @@ def test_disk_full_is_a_user_error_naming_the_file(tmp_path, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", full)
-    with pytest.raises(UserError, match="rows.jsonl: disk full"):
+    with pytest.raises(UserError, match=r"rows\.jsonl: disk full"):
         write_jsonl(tmp_path / "rows.jsonl", [{"id": 1}])
     assert list(tmp_path.iterdir()) == []
 
