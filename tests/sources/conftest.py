@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -71,12 +70,3 @@ def write_params(tmp_path: Path):
         return path
 
     return write
-
-
-@pytest.fixture(autouse=True)
-def _detach_stage_logging() -> Iterator[None]:
-    """stage_main attaches a stderr handler once per process; CliRunner swaps stderr per call."""
-    yield
-    root = logging.getLogger()
-    for handler in [h for h in root.handlers if getattr(h, "_docent", False)]:
-        root.removeHandler(handler)
