@@ -5,6 +5,11 @@
         --checkpoints models/checkpoints --out models/finetuned --live-dir metrics/train \
         --metrics metrics/train.json
 
+On several processes (GPUs, or CPU workers for a test), through accelerate; `train.*` is
+unchanged, each process trains on its own shard and only the main one writes outputs:
+
+    accelerate launch --config_file configs/accelerate/ddp.yaml -m stages.finetune <the options above>
+
 Interrupted (Ctrl-C, SIGTERM, killed)? Re-run `dvc repro finetune`: it continues from the last
 checkpoint in --checkpoints when params and data are unchanged.
 """
@@ -44,7 +49,7 @@ def main(params_path: str, train_path: str, val_path: str, sentences: str, model
     log_params("finetune", params.to_dict())
 
     from docent.training.callbacks import TrainingInterrupted
-    from docent.training.run import run_finetune
+    from docent.training.run import leave_process_group, run_finetune
 
     try:
         train_metrics = run_finetune(
@@ -60,6 +65,10 @@ def main(params_path: str, train_path: str, val_path: str, sentences: str, model
         log.warning("interrupted; re-run `dvc repro finetune` to resume from the last checkpoint in %s",
                     checkpoints)
         sys.exit(130)
+    finally:
+        leave_process_group()
+    if train_metrics is None:  # not the main process of a multi-process launch: it wrote nothing
+        return
     write_metrics(metrics, train_metrics)
     log.info("finetune: %s", ", ".join(f"{k}={v}" for k, v in train_metrics.items()))
 

@@ -142,12 +142,18 @@ def run_finetune(
     out_dir: Path,
     live_dir: Path,
     extra_callbacks: Sequence[Any] = (),
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
     """Train as params say; write out_dir (model + tokenizer + manifest); return flat metrics.
+
+    Under `accelerate launch` (several processes, DDP or FSDP) every process trains on its own
+    shard of the data, and only the main process decides about resuming, logs to dvclive and
+    writes outputs; the others get None back.
 
     `extra_callbacks`: more TrainerCallbacks (tools and tests hook in here).
     """
     import torch
+    from accelerate import PartialState
+    from accelerate.utils import broadcast_object_list
     from dvclive import Live
     from transformers import EarlyStoppingCallback, set_seed
 
@@ -160,15 +166,22 @@ def run_finetune(
     assert params.train and params.model and params.lora and params.freeze and params.quant and params.seed is not None
     train, seed = params.train, params.seed
     started = time.perf_counter()
-    threads = train.threads or physical_cores()
+    # the process group (gloo on a CPU, nccl on GPUs) when launched with several processes; the
+    # Trainer's own TrainingArguments later joins this same state
+    processes = PartialState(cpu=not torch.cuda.is_available())
+    main = processes.is_main_process
+    # processes on one machine share its cores: 2 workers on 2 cores get 1 thread each
+    # (torchrun sets LOCAL_WORLD_SIZE: the processes on this machine)
+    threads = train.threads or max(1, physical_cores() // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     torch.set_num_threads(threads)
     set_seed(seed)
 
     # ---- data
     train_rows = read_qa(train_path)
     val_rows = read_qa(val_path, allow_empty=True)
-    source = resolve_model_source(params.model, model_cache)
-    tokenizer = load_tokenizer(source, params.model.trust_remote_code)
+    with processes.main_process_first():  # the first use converts the embedded GGUF: once, not per process
+        source = resolve_model_source(params.model, model_cache)
+        tokenizer = load_tokenizer(source, params.model.trust_remote_code)
     train_ds, skipped = tokenize_rows(tokenizer, train_rows, train.max_seq_len)
     n_qa = len(train_ds)
     inputs = [train_path, val_path]
@@ -197,7 +210,8 @@ def run_finetune(
     # ---- model
     method = train.method
     quant = params.quant if method == "qlora" else None
-    model = load_base_model(params.model, model_cache, quant=quant)
+    with processes.main_process_first():
+        model = load_base_model(params.model, model_cache, quant=quant)
     trained, blocks = prepare_trainable_model(model, method, params.lora, params.freeze, train.gradient_checkpointing)
     trainable_params, total_params = count_parameters(trained)
     log.info("%s: %s trainable of %s parameters", method, f"{trainable_params:,}", f"{total_params:,}")
@@ -207,15 +221,24 @@ def run_finetune(
     if method != "qlora":
         used.pop("quant", None)
     fingerprint = run_fingerprint(used, inputs, source)
-    resume = checkpoint_to_resume(checkpoints, fingerprint)
+    decision: list[str | None] = [None]
+    if main:  # one process clears or keeps the checkpoints; the others follow its decision
+        decision[0] = checkpoint_to_resume(checkpoints, fingerprint)
+        write_json(checkpoints / RUN_STATE, {"fingerprint": fingerprint, "status": "running"})
+    if processes.num_processes > 1:
+        broadcast_object_list(decision)
+    resume = decision[0]
     resumed_from = _step_of(resume) if resume else 0
-    if resume:
-        truncate_live_history(live_dir, resumed_from)
-    live = Live(dir=str(live_dir), resume=resume is not None, dvcyaml=False, save_dvc_exp=False)
-    write_json(checkpoints / RUN_STATE, {"fingerprint": fingerprint, "status": "running"})
+    live = None
+    if main:
+        if resume:
+            truncate_live_history(live_dir, resumed_from)
+        live = Live(dir=str(live_dir), resume=resume is not None, dvcyaml=False, save_dvc_exp=False)
 
     interrupt = GracefulInterrupt()
-    callbacks: list[Any] = [DvcLiveLogger(live, log_base_eval=resume is None), interrupt, *extra_callbacks]
+    callbacks: list[Any] = [interrupt, *extra_callbacks]
+    if live is not None:
+        callbacks.insert(0, DvcLiveLogger(live, log_base_eval=resume is None))
     bleu_pairs: list[tuple[str, str]] = []
     if train.eval_bleu and has_eval:
         bleu_pairs = [(r["question"], r["answer"]) for r in val_rows[:16]]
@@ -240,6 +263,12 @@ def run_finetune(
     train_runtime = time.perf_counter() - train_started
     if interrupt.requested:
         raise TrainingInterrupted(trainer.state.global_step, str(checkpoints))
+    # tokens trained on by all processes together (each counted its own shard)
+    train_tokens = int(trainer.accelerator.reduce(torch.tensor(trainer.train_tokens, device=processes.device),
+                                                  reduction="sum").item())
+    if not main:
+        processes.wait_for_everyone()  # until the main process has written the outputs
+        return None
 
     state = trainer.state
     eval_loss = state.best_metric if has_eval else None
@@ -294,8 +323,9 @@ def run_finetune(
         "trainable_params": trainable_params,
         "total_params": total_params,
         "frozen_blocks": len(blocks.frozen),
-        "train_tokens": trainer.train_tokens,
-        "tokens_per_s": round(trainer.train_tokens / max(trainer.train_compute_s, 1e-9), 1),
+        "processes": processes.num_processes,
+        "train_tokens": train_tokens,
+        "tokens_per_s": round(train_tokens / max(trainer.train_compute_s, 1e-9), 1),
         "train_runtime_s": round(train_runtime, 1),
         "runtime_s": round(time.perf_counter() - started, 1),
         "peak_mem_mb": round(peak_rss_mb(), 1),
@@ -313,8 +343,23 @@ def run_finetune(
             metrics["eval_bleu"] = round(float(bleus[-1]), 4) if bleus else 0.0
     if torch.cuda.is_available():
         metrics["peak_gpu_mem_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    assert live is not None
     live.end()
+    processes.wait_for_everyone()
     return metrics
+
+
+def leave_process_group() -> None:
+    """Tear down the process group of a multi-process launch (no-op otherwise).
+
+    Without this a worker can abort while exiting ("terminate called without an active
+    exception"): gloo's threads outlive the interpreter's shutdown.
+    """
+    import sys
+
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _collator() -> Any:
