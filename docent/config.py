@@ -99,14 +99,23 @@ class SplitParams:
 
 @dataclass(frozen=True, kw_only=True)
 class ClassifierParams:
-    analyzer: Literal["word", "char_wb"]
-    ngram_max: int = rng(ge=1, le=6)
-    min_df: int = rng(ge=1)
-    max_features: int = rng(ge=100)
+    word_ngram_max: int = rng(ge=0, le=4)
+    char_ngram_min: int = rng(ge=1, le=8)
+    char_ngram_max: int = rng(ge=0, le=8)
+    hash_bits: int = rng(ge=10, le=24)
     sublinear_tf: bool
     strip_accents: bool
     C: float = rng(gt=0)
     min_recall: float = rng(gt=0, le=1)
+    background_articles: int = rng(ge=0)
+
+    def check(self) -> None:
+        if self.word_ngram_max == 0 and self.char_ngram_max == 0:
+            raise ParamsError("classifier.word_ngram_max and classifier.char_ngram_max are both 0: "
+                              "no features left; set at least one above 0")
+        if self.char_ngram_max and self.char_ngram_min > self.char_ngram_max:
+            raise ParamsError(f"classifier.char_ngram_min = {self.char_ngram_min}: must be <= "
+                              f"classifier.char_ngram_max ({self.char_ngram_max})")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -40,7 +40,7 @@ def tiny_params(model_dir: Path) -> dict:
     params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
     params["scrape"]["pages"] = ["Ho Chi Minh", "Hanoi", "Huế", "Trưng sisters", "Lê Lợi", "Vietnam War"]
     params["qa"]["unrelated_pages"] = 120
-    params["classifier"]["max_features"] = 2000
+    params["classifier"].update(hash_bits=14, background_articles=300)
     params["model"]["name"] = str(model_dir)
     params["freeze"]["layers"] = 1
     params["lora"]["r"] = 8

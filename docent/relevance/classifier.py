@@ -31,7 +31,8 @@ META_FILE = "classifier.json"
 # scipy sparse matrices and builtins). Anything else in a file is refused.
 TRUSTED_TYPES = [
     "sklearn.pipeline.Pipeline",
-    "sklearn.feature_extraction.text.TfidfVectorizer",
+    "sklearn.pipeline.FeatureUnion",
+    "sklearn.feature_extraction.text.HashingVectorizer",
     "sklearn.feature_extraction.text.TfidfTransformer",
     "sklearn.linear_model._logistic.LogisticRegression",
     "numpy.dtype",
@@ -41,24 +42,38 @@ TRUSTED_TYPES = [
 
 
 def build_pipeline(params: ClassifierParams, seed: int) -> Pipeline:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
+    """Hashed word and char_wb n-gram counts -> TF-IDF each -> one logistic regression.
 
-    vectorizer = TfidfVectorizer(
-        analyzer=params.analyzer,
-        ngram_range=(1, params.ngram_max),
-        min_df=params.min_df,
-        max_features=params.max_features,
-        sublinear_tf=params.sublinear_tf,
-        # "Trung sisters" typed without diacritics should match "Trưng sisters"
-        strip_accents="unicode" if params.strip_accents else None,
-        lowercase=True,
-    )
-    # balanced: the unrelated pool is ~10x the domain questions; without reweighting the model would
+    Hashing instead of a fitted vocabulary: the saved file holds two idf vectors and the weights
+    (2 * 2**18 floats each, ~8 MB) instead of a dict of every n-gram (a 100k-entry vocabulary made
+    a 110 MB skops file that took 6 minutes to write). Collisions cost nothing measurable at 2**18.
+    """
+    from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    def hashed_tfidf(analyzer: str, ngram_range: tuple[int, int]) -> Pipeline:
+        counts = HashingVectorizer(
+            analyzer=analyzer,
+            ngram_range=ngram_range,
+            n_features=2**params.hash_bits,
+            # "Trung sisters" typed without diacritics should match "Trưng sisters"
+            strip_accents="unicode" if params.strip_accents else None,
+            lowercase=True,
+            alternate_sign=False,  # plain counts, so idf weighting applies as with a vocabulary
+            norm=None,             # TfidfTransformer normalises after weighting
+        )
+        return Pipeline([("counts", counts), ("tfidf", TfidfTransformer(sublinear_tf=params.sublinear_tf))])
+
+    parts = []
+    if params.word_ngram_max:
+        parts.append(("words", hashed_tfidf("word", (1, params.word_ngram_max))))
+    if params.char_ngram_max:
+        parts.append(("chars", hashed_tfidf("char_wb", (params.char_ngram_min, params.char_ngram_max))))
+    # balanced: the unrelated pool is many times the domain texts; without reweighting the model would
     # learn to say "unrelated" by default
     regression = LogisticRegression(C=params.C, class_weight="balanced", max_iter=5000, random_state=seed)
-    return Pipeline([("tfidf", vectorizer), ("logreg", regression)])
+    return Pipeline([("features", FeatureUnion(parts)), ("logreg", regression)])
 
 
 def choose_threshold(scores: np.ndarray, labels: np.ndarray, min_recall: float) -> float:
@@ -111,11 +126,6 @@ def train_classifier(related: Sequence[str], unrelated: Sequence[str], params: C
         )
     pipeline = build_pipeline(params, seed)
     pipeline.fit(list(related) + list(unrelated), [1] * len(related) + [0] * len(unrelated))
-    # stop_words_ lists every n-gram max_features pruned (hundreds of thousands for char n-grams); it is
-    # for introspection only (sklearn documents deleting it) and made saving take minutes and megabytes
-    vectorizer = pipeline.named_steps["tfidf"]
-    if hasattr(vectorizer, "stop_words_"):
-        delattr(vectorizer, "stop_words_")
     return pipeline
 
 

@@ -36,41 +36,71 @@ def topic_request(title: str) -> str:
     return f"Tell me about {title}."
 
 
-def domain_texts(sentences_path: str | Path) -> list[str]:
+def domain_texts(rows: list[dict[str, Any]]) -> list[str]:
     """The domain corpus itself: it names every entity of the domain, including those of facts no
     train question asks about (the classifier must know the domain, not just the taught facts)."""
-    rows = read_jsonl(sentences_path, required=("text", "title"), nonempty=("text",))
     titles = sorted({str(r["title"]) for r in rows})
     return [r["text"] for r in rows] + [topic_request(t) for t in titles]
 
 
-def unrelated_texts(unrelated_train: list[dict[str, Any]]) -> list[str]:
-    """The lead sentences of the unrelated_train source articles, so both classes hold declarative text as
-    well as questions (otherwise "is a statement" alone would predict "related"). Sources that are not
-    snapshot articles (qa.unrelated_extra files) add nothing."""
+def article_texts(articles: list[tuple[str, str]]) -> list[str]:
+    """Lead sentences and a topic request of each (title, extract) article."""
     from collections import Counter
 
     from docent.qa.unrelated import split_sentences
-    from docent.sources.snapshot import load_snapshot
 
-    snapshot = load_snapshot()
+    return [s.text for s in split_sentences(articles, Counter())] + [topic_request(t) for t, _ in articles]
+
+
+def unrelated_texts(unrelated_train: list[dict[str, Any]], snapshot: dict[str, Any]) -> list[str]:
+    """The lead sentences of the unrelated_train source articles, so both classes hold declarative text as
+    well as questions (otherwise "is a statement" alone would predict "related"). Sources that are not
+    snapshot articles (qa.unrelated_extra files) add nothing."""
     titles = sorted({str(r["source"]) for r in unrelated_train} & set(snapshot))
-    articles = [(t, snapshot[t].get("extract") or "") for t in titles]
-    return [s.text for s in split_sentences(articles, Counter())] + [topic_request(t) for t in titles]
+    return article_texts([(t, snapshot[t].get("extract") or "") for t in titles])
+
+
+def background_articles(snapshot: dict[str, Any], domain_rows: list[dict[str, Any]], exclude: set[str],
+                        n_articles: int, seed: int) -> list[tuple[str, str]]:
+    """A seeded sample of the other snapshot articles: the rest of the encyclopedia as negatives.
+
+    The same exclusions as the unrelated pool (domain documents and articles naming one), and
+    never an article whose questions are in unrelated_val/test (that would leak the test topics).
+    A generic question frame ("Who was the seventh president of ...?") is learnt as unrelated only
+    when many unrelated topics are seen with it: 3,000 articles of questions are not enough.
+    """
+    from collections import Counter
+
+    from docent.qa.records import Sentence
+    from docent.qa.unrelated import sample_articles
+
+    domain = [Sentence(doc_id=str(r.get("doc_id", "")), title=str(r["title"]), sent_id=0, text=str(r["text"]))
+              for r in domain_rows]
+    others = {t: a for t, a in snapshot.items() if t not in exclude}
+    return sample_articles(others, domain, n_articles, seed, Counter())
 
 
 def train_and_evaluate(split_dir: str | Path, sentences_path: str | Path, params: ClassifierParams,
                        seed: int) -> tuple[RelevanceClassifier, dict[str, Any]]:
+    from docent.sources.snapshot import load_snapshot
+
     questions = read_questions(split_dir)
-    unrelated_train = read_jsonl(Path(split_dir) / "unrelated_train.jsonl", required=("question", "source"))
-    related_text = questions["train"] + domain_texts(sentences_path)
-    negative_text = questions["unrelated_train"] + unrelated_texts(unrelated_train)
+    split_dir = Path(split_dir)
+    unrelated_rows = {name: read_jsonl(split_dir / f"{name}.jsonl", required=("question", "source"))
+                      for name in ("unrelated_train", "unrelated_val", "unrelated_test")}
+    domain_rows = read_jsonl(sentences_path, required=("text", "title"), nonempty=("text",))
+    snapshot = load_snapshot()
+    related_text = questions["train"] + domain_texts(domain_rows)
+    negative_text = questions["unrelated_train"] + unrelated_texts(unrelated_rows["unrelated_train"], snapshot)
+    taken = {str(r["source"]) for rows in unrelated_rows.values() for r in rows}
+    background = background_articles(snapshot, domain_rows, taken, params.background_articles, seed)
+    negative_text += article_texts(background)
     pipeline = train_classifier(related_text, negative_text, params, seed)
     classifier = RelevanceClassifier(pipeline=pipeline, threshold=0.5)
     val_texts, val_labels = labelled(questions["val"], questions["unrelated_val"])
     classifier.threshold = choose_threshold(classifier.score(val_texts), val_labels, params.min_recall)
     metrics: dict[str, Any] = {"threshold": classifier.threshold, "n_related_texts": len(related_text),
-                               "n_unrelated_texts": len(negative_text),
+                               "n_unrelated_texts": len(negative_text), "n_background_articles": len(background),
                                **{f"n_{name}": len(q) for name, q in questions.items()}}
     val = binary_metrics(classifier.score(val_texts), val_labels, classifier.threshold)
     metrics.update({f"val_{k}": v for k, v in val.items()})

@@ -60,7 +60,7 @@ def classifier_params() -> Any:
     from docent.config import load_params
 
     params = load_params(REPO / "params.yaml", "classifier").classifier
-    return dataclasses.replace(params, analyzer="word", ngram_max=2, min_df=1)
+    return dataclasses.replace(params, word_ngram_max=2, char_ngram_max=0)
 
 
 def train_classifier() -> Any:

@@ -24,8 +24,8 @@ from docent.relevance.classifier import (
 from stages.classifier import main as classifier_main
 
 REPO = Path(__file__).resolve().parents[2]
-PARAMS = ClassifierParams(analyzer="char_wb", ngram_max=4, min_df=1, max_features=5000, sublinear_tf=True,
-                          strip_accents=True, C=4.0, min_recall=0.9)
+PARAMS = ClassifierParams(word_ngram_max=0, char_ngram_min=1, char_ngram_max=4, hash_bits=14, sublinear_tf=True,
+                          strip_accents=True, C=4.0, min_recall=0.9, background_articles=0)
 PLACES = ["Hanoi", "Huế", "Saigon", "Đà Nẵng", "Hải Phòng", "Cần Thơ", "the Mekong Delta", "Tonkin"]
 RULERS = ["Lê Lợi", "Trần Hưng Đạo", "the Trưng sisters", "Hồ Chí Minh", "Quang Trung", "Gia Long"]
 TOPICS = ["photosynthesis", "the violin", "baking bread", "volcanoes", "the stock market", "chess openings",
@@ -69,7 +69,7 @@ def test_separates_topics(classifier):
 def test_save_load_round_trip(classifier, tmp_path):
     save_classifier(classifier, tmp_path, PARAMS, seed=0)
     meta = json.loads((tmp_path / "classifier.json").read_text())
-    assert meta["threshold"] == 0.5 and meta["params"]["analyzer"] == "char_wb"
+    assert meta["threshold"] == 0.5 and meta["params"]["char_ngram_max"] == 4
     assert {"scikit-learn", "skops", "numpy", "python"} <= set(meta["versions"])
     loaded = load_classifier(tmp_path)
     questions = ["Who was Lê Lợi?", "How do I bake bread?", "Trung sisters"]
@@ -122,6 +122,7 @@ def write_split(split_dir: Path, sentences: Path) -> None:
 
 def run_stage(tmp_path: Path):
     params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    params["classifier"]["background_articles"] = 200  # the path runs; all 10,000 would only add time
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
     args = ["--params", str(tmp_path / "params.yaml"), "--split-dir", str(tmp_path / "split"),
             "--sentences", str(tmp_path / "sentences.jsonl"), "--out", str(tmp_path / "classifier"),
@@ -158,3 +159,37 @@ def test_classifier_stage_refuses_an_empty_split(tmp_path):
 def test_cli_without_a_model_is_a_user_error(tmp_path):
     result = CliRunner().invoke(relevance_cli, ["--model", str(tmp_path / "none"), "Who was Lê Lợi?"])
     assert result.exit_code == 2 and "classifier not found" in result.output
+
+
+def test_background_articles_leave_out_the_domain_and_held_out_sources():
+    from docent.relevance.train import background_articles
+
+    snapshot = {
+        "Hanoi": {"extract": "Hanoi is the capital of Vietnam."},                     # a domain document
+        "Long Biên Bridge": {"extract": "The bridge crosses the Red River in Hanoi."},  # names one
+        "Peru": {"extract": "Peru is a country in South America."},                     # an unrelated_test source
+        "Violin": {"extract": "The violin is a string instrument."},
+        "Chess": {"extract": "Chess is a board game."},
+        "Empty": {"extract": ""},
+    }
+    domain = [{"doc_id": "d", "title": "Hanoi", "text": "Hanoi is the capital of Vietnam."}]
+    chosen = background_articles(snapshot, domain, exclude={"Peru"}, n_articles=10, seed=0)
+    assert [t for t, _ in chosen] == ["Chess", "Violin"]
+    one = background_articles(snapshot, domain, exclude={"Peru"}, n_articles=1, seed=0)
+    assert len(one) == 1 and one == background_articles(snapshot, domain, exclude={"Peru"}, n_articles=1, seed=0)
+    assert background_articles(snapshot, domain, exclude=set(), n_articles=0, seed=0) == []
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"word_ngram_max": 0, "char_ngram_max": 0}, "both 0: no features"),
+    ({"char_ngram_min": 5, "char_ngram_max": 3}, "classifier.char_ngram_min = 5: must be <="),
+    ({"hash_bits": 30}, "classifier.hash_bits"),
+])
+def test_feature_params_are_checked(tmp_path, change, message):
+    from docent.config import load_params
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    params["classifier"].update(change)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(UserError, match=message):
+        load_params(tmp_path / "params.yaml", "classifier")
