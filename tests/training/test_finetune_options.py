@@ -1,0 +1,62 @@
+"""train.mix_passages and train.eval_bleu: what each adds to the finetune stage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+from tiny_lm import FACTS, build_tokenizer, stage_args, write_jsonl, write_params
+
+from docent.training.data import passage_rows, tokenize_rows
+from stages.finetune import main as finetune_main
+
+
+def run_stage(params: Path, files: dict[str, Path]):
+    return CliRunner().invoke(finetune_main, stage_args(params, files), catch_exceptions=False)
+
+
+def test_passage_rows_one_per_taught_document_in_sentence_order(tmp_path: Path) -> None:
+    tok = build_tokenizer()
+    texts = [a for _, a in FACTS[:3]]
+    sentences = write_jsonl(tmp_path / "sentences.jsonl", [
+        {"doc_id": "d", "title": "red city", "sent_id": 2, "text": texts[2]},
+        {"doc_id": "d", "title": "red city", "sent_id": 0, "text": texts[0]},
+        {"doc_id": "d", "title": "red city", "sent_id": 1, "text": texts[1]},
+        {"doc_id": "x", "title": "silver coast", "sent_id": 0, "text": FACTS[3][1]},  # no train question on it
+    ])
+    rows = passage_rows(sentences, {"d"}, tok, max_seq_len=256)
+    assert rows == [{"question": "Tell me about red city.", "answer": " ".join(texts)}]
+
+    # a tight budget keeps the opening sentences that fit, and the example then fits max_seq_len
+    one_sentence = len(tokenize_rows(tok, [{"question": "Tell me about red city.", "answer": texts[0]}], 256)[0][0]
+                       ["input_ids"])
+    tight = passage_rows(sentences, {"d"}, tok, max_seq_len=one_sentence + 2)
+    assert tight == [{"question": "Tell me about red city.", "answer": texts[0]}]
+    dataset, skipped = tokenize_rows(tok, tight, one_sentence + 2)
+    assert skipped == 0 and len(dataset) == 1
+
+
+def test_mix_passages_trains_on_the_passage_too(tmp_path: Path, tiny_model_dir: Path,
+                                                stage_files: dict[str, Path]) -> None:
+    params = write_params(tmp_path / "params.yaml", tiny_model_dir, **{
+        "train.mix_passages": True, "train.max_seq_len": 128, "train.max_steps": 2})
+    result = run_stage(params, stage_files)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(stage_files["metrics"].read_text())
+    # 4 QA pairs, all about document "d", whose 6 sentences become one passage example
+    assert metrics["train_examples"] == 4 and metrics["passage_examples"] == 1
+    manifest = json.loads((stage_files["out"] / "docent.json").read_text())
+    assert manifest["passage_examples"] == 1
+
+
+def test_eval_bleu_is_logged_at_every_eval(tmp_path: Path, tiny_model_dir: Path,
+                                           stage_files: dict[str, Path]) -> None:
+    params = write_params(tmp_path / "params.yaml", tiny_model_dir, **{"train.eval_bleu": True, "train.max_steps": 4})
+    result = run_stage(params, stage_files)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(stage_files["metrics"].read_text())
+    assert 0.0 <= metrics["base_eval_bleu"] <= 1.0 and 0.0 <= metrics["eval_bleu"] <= 1.0
+    bleu_tsv = stage_files["live"] / "plots" / "metrics" / "eval" / "bleu.tsv"
+    steps = [int(line.split("\t")[0]) for line in bleu_tsv.read_text().splitlines()[1:]]
+    assert steps == [0, 2, 4]  # the base model at step 0, then each eval (train.eval_steps = 2)
