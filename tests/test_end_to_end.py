@@ -135,3 +135,13 @@ def test_experiment_changes_are_visible_to_dvc(pipeline_repo):
     assert train_diff["trainable_params"]["old"] == before["trainable_params"]
     assert train_diff["trainable_params"]["new"] == exp_train["trainable_params"]
     assert "metrics/eval.json" in diff
+
+
+def test_declared_plots_find_their_fields(pipeline_repo):
+    """Every `y` field named in dvc.yaml's plots is a column of the file dvclive wrote."""
+    proc = run(["dvc", "plots", "show", "--json"], pipeline_repo)
+    assert "could not find provided field" not in proc.stderr, proc.stderr
+    shown = json.loads(proc.stdout)["data"]
+    for title, field in (("Training and eval loss", "loss"), ("Learning rate", "learning_rate")):
+        rows = [row for plot in shown[title] for row in plot["content"]["data"]["values"]]
+        assert rows and all(field in row and "step" in row for row in rows), (title, rows[:2])
