@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from pipeline_copy import copy_pipeline
 from tiny_models import REPO
 
 # Keys that measure the machine, not the result: excluded from the determinism comparison.
@@ -69,17 +69,7 @@ def result_metrics(repo: Path) -> dict[str, dict]:
 
 @pytest.fixture(scope="module")
 def pipeline_repo(tmp_path_factory, tiny_model_dir) -> Path:
-    repo = tmp_path_factory.mktemp("pipeline")
-    for item in ("dvc.yaml", "stages", "docent"):
-        src = REPO / item
-        if src.is_dir():
-            shutil.copytree(src, repo / item, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(src, repo / item)
-    (repo / "data" / "documents").mkdir(parents=True)
-    (repo / "data" / "documents" / ".gitkeep").touch()
-    (repo / "params.yaml").write_text(yaml.safe_dump(tiny_params(tiny_model_dir), allow_unicode=True),
-                                      encoding="utf-8")
+    repo = copy_pipeline(tmp_path_factory.mktemp("pipeline"), tiny_params(tiny_model_dir))
     run(["git", "init", "-q", "-b", "main"], repo)
     run(["dvc", "init", "-q"], repo)
     run(["git", "add", "-A"], repo)

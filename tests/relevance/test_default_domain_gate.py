@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from pipeline_copy import copy_pipeline
 
 from docent.relevance.classifier import load_classifier
-
-REPO = Path(__file__).resolve().parents[2]
 
 DOMAIN_QUESTIONS = [
     "who was uncle ho", "why did the french leave indochina", "What did the Trung sisters fight for?",
@@ -43,14 +41,7 @@ EVERYDAY_QUESTIONS = [
 
 @pytest.fixture(scope="module")
 def default_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    repo = tmp_path_factory.mktemp("default-domain")
-    for item in ("dvc.yaml", "params.yaml", "stages", "docent"):
-        src = REPO / item
-        if src.is_dir():
-            shutil.copytree(src, repo / item, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(src, repo / item)
-    (repo / "data" / "documents").mkdir(parents=True)
+    repo = copy_pipeline(tmp_path_factory.mktemp("default-domain"))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "DVC_NO_ANALYTICS": "1"}
     for cmd in (["git", "init", "-q", "-b", "main"], ["dvc", "init", "-q"], ["dvc", "repro", "classifier"]):

@@ -1,0 +1,29 @@
+"""A temporary copy of the pipeline, for tests that drive it through DVC itself."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def copy_pipeline(dest: Path, params: dict[str, Any] | None = None) -> Path:
+    """dvc.yaml, stages/ and docent/ copied into `dest` (an empty folder), with an empty
+    data/documents/ and params.yaml: the repo's own, or `params` when given."""
+    for item in ("dvc.yaml", "stages", "docent"):
+        src = REPO / item
+        if src.is_dir():
+            shutil.copytree(src, dest / item, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(src, dest / item)
+    (dest / "data" / "documents").mkdir(parents=True)
+    (dest / "data" / "documents" / ".gitkeep").touch()
+    if params is None:
+        shutil.copy(REPO / "params.yaml", dest / "params.yaml")
+    else:
+        (dest / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
+    return dest
