@@ -20,6 +20,15 @@ log = logging.getLogger("docent")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# Options that several stages take, declared once (every other path option is the stage's own).
+params_option = click.option("--params", "params_path", required=True, type=click.Path(dir_okay=False),
+                             help="params.yaml")
+metrics_option = click.option("--metrics", required=True, type=click.Path(dir_okay=False),
+                              help="flat metrics JSON to write")
+model_cache_option = click.option("--model-cache", required=True, type=click.Path(file_okay=False),
+                                  help="where base models are converted once (the embedded GGUF -> safetensors)")
+
+
 class UserError(click.ClickException):
     """A mistake the user can fix: printed as one line, exit code 2."""
 

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import click
 
-from docent.cli import log, log_params, stage_main
+from docent.cli import log, log_params, metrics_option, params_option, stage_main
 from docent.config import load_params
 from docent.io import atomic_dir, write_metrics
 
 
 @click.command()
-@click.option("--params", "params_path", required=True, type=click.Path(dir_okay=False), help="params.yaml")
+@params_option
 @click.option("--split-dir", required=True, type=click.Path(file_okay=False), help="folder of split JSONL files")
 @click.option("--sentences", required=True, type=click.Path(dir_okay=False), help="domain sentences JSONL (clean)")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="classifier folder to write")
-@click.option("--metrics", required=True, type=click.Path(dir_okay=False), help="flat metrics JSON to write")
+@metrics_option
 @stage_main
 def main(params_path: str, split_dir: str, sentences: str, out: str, metrics: str) -> None:
     params = load_params(params_path, "classifier", "seed")

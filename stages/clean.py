@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import click
 
-from docent.cli import UserError, log, log_params, stage_main
+from docent.cli import UserError, log, log_params, metrics_option, params_option, stage_main
 from docent.config import load_params
 from docent.io import read_jsonl, write_jsonl, write_metrics
 
 
 @click.command()
-@click.option("--params", "params_path", required=True, type=click.Path(dir_okay=False), help="params.yaml")
+@params_option
 @click.option("--pages", required=True, type=click.Path(dir_okay=False), help="pages JSONL from scrape")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="sentences JSONL to write")
-@click.option("--metrics", required=True, type=click.Path(dir_okay=False), help="flat metrics JSON to write")
+@metrics_option
 @stage_main
 def main(params_path: str, pages: str, out: str, metrics: str) -> None:
     params = load_params(params_path, "clean")

@@ -12,21 +12,20 @@ from pathlib import Path
 
 import click
 
-from docent.cli import log_params, stage_main
+from docent.cli import log_params, metrics_option, model_cache_option, params_option, stage_main
 from docent.config import load_params
 from docent.io import write_json, write_metrics
 
 
 @click.command()
-@click.option("--params", "params_path", required=True, type=click.Path(dir_okay=False), help="params.yaml")
+@params_option
 @click.option("--finetuned", required=True, type=click.Path(file_okay=False),
               help="fine-tuned model folder written by finetune (adapter or full weights + docent.json)")
 @click.option("--classifier", required=True, type=click.Path(file_okay=False), help="relevance classifier folder")
 @click.option("--split-dir", required=True, type=click.Path(file_okay=False),
               help="folder with train/test/test_unseen/unrelated_test .jsonl")
-@click.option("--model-cache", required=True, type=click.Path(file_okay=False),
-              help="where the embedded base model is converted once")
-@click.option("--metrics", required=True, type=click.Path(dir_okay=False), help="flat metrics JSON to write")
+@model_cache_option
+@metrics_option
 @click.option("--answers", required=True, type=click.Path(dir_okay=False), help="per-question answers CSV to write")
 @click.option("--report", required=True, type=click.Path(dir_okay=False), help="markdown report to write")
 @click.option("--plot", required=True, type=click.Path(dir_okay=False), help="bar-chart data JSON to write")

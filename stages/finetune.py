@@ -22,7 +22,7 @@ from pathlib import Path
 
 import click
 
-from docent.cli import log_params, stage_main
+from docent.cli import log_params, metrics_option, model_cache_option, params_option, stage_main
 from docent.config import load_params
 from docent.io import write_metrics
 
@@ -32,16 +32,16 @@ SECTIONS = ("seed", "model", "quant", "lora", "freeze", "train")
 
 
 @click.command()
-@click.option("--params", "params_path", required=True, type=click.Path(dir_okay=False), help="params.yaml")
+@params_option
 @click.option("--train", "train_path", required=True, type=click.Path(dir_okay=False), help="training QA JSONL")
 @click.option("--val", "val_path", required=True, type=click.Path(dir_okay=False), help="validation QA JSONL")
 @click.option("--sentences", required=True, type=click.Path(dir_okay=False),
               help="clean sentences JSONL (passages, train.mix_passages only)")
-@click.option("--model-cache", required=True, type=click.Path(file_okay=False), help="converted base models")
+@model_cache_option
 @click.option("--checkpoints", required=True, type=click.Path(file_okay=False), help="checkpoints, for resume")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="fine-tuned model folder to write")
 @click.option("--live-dir", required=True, type=click.Path(file_okay=False), help="dvclive folder (loss curves)")
-@click.option("--metrics", required=True, type=click.Path(dir_okay=False), help="flat metrics JSON to write")
+@metrics_option
 @stage_main
 def main(params_path: str, train_path: str, val_path: str, sentences: str, model_cache: str, checkpoints: str,
          out: str, live_dir: str, metrics: str) -> None:

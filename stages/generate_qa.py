@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import click
 
-from docent.cli import log_params, stage_main
+from docent.cli import log_params, metrics_option, model_cache_option, params_option, stage_main
 from docent.config import load_params
 from docent.io import write_jsonl, write_metrics
 
 
 @click.command()
-@click.option("--params", "params_path", required=True, type=click.Path(dir_okay=False), help="params.yaml")
+@params_option
 @click.option("--sentences", required=True, type=click.Path(dir_okay=False), help="sentences JSONL from clean")
-@click.option("--model-cache", required=True, type=click.Path(file_okay=False), help="model cache (llm generator)")
+@model_cache_option
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="QA pairs JSONL to write")
 @click.option("--unrelated-out", required=True, type=click.Path(dir_okay=False), help="unrelated questions JSONL")
-@click.option("--metrics", required=True, type=click.Path(dir_okay=False), help="flat metrics JSON to write")
+@metrics_option
 @stage_main
 def main(params_path: str, sentences: str, model_cache: str, out: str, unrelated_out: str, metrics: str) -> None:
     params = load_params(params_path, "qa", "model", "seed")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from docent.cli import log_params, stage_main
+from docent.cli import log_params, metrics_option, params_option, stage_main
 from docent.config import load_params
 from docent.io import write_jsonl, write_metrics
 
@@ -18,13 +18,13 @@ CACHEDIR_TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# docent's HTTP cac
 
 
 @click.command()
-@click.option("--params", "params_path", required=True, type=click.Path(dir_okay=False), help="params.yaml")
+@params_option
 @click.option("--documents", required=True, type=click.Path(file_okay=False),
               help="folder of .html/.htm/.md/.txt documents (scrape.source=files)")
 @click.option("--http-cache", required=True, type=click.Path(file_okay=False),
               help="on-disk HTTP cache (scrape.source=wikipedia); always created")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="pages JSONL to write")
-@click.option("--metrics", required=True, type=click.Path(dir_okay=False), help="flat metrics JSON to write")
+@metrics_option
 @stage_main
 def main(params_path: str, documents: str, http_cache: str, out: str, metrics: str) -> None:
     params = load_params(params_path, "scrape")

@@ -10,18 +10,18 @@ from pathlib import Path
 
 import click
 
-from docent.cli import log, log_params, stage_main
+from docent.cli import log, log_params, metrics_option, params_option, stage_main
 from docent.config import load_params
 from docent.io import read_jsonl, write_jsonl, write_metrics
 from docent.qa.records import QA_KEYS, UNRELATED_KEYS
 
 
 @click.command()
-@click.option("--params", "params_path", required=True, type=click.Path(dir_okay=False), help="params.yaml")
+@params_option
 @click.option("--qa", "qa_path", required=True, type=click.Path(dir_okay=False), help="QA pairs JSONL")
 @click.option("--unrelated", required=True, type=click.Path(dir_okay=False), help="unrelated questions JSONL")
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False), help="folder for the split files")
-@click.option("--metrics", required=True, type=click.Path(dir_okay=False), help="flat metrics JSON to write")
+@metrics_option
 @stage_main
 def main(params_path: str, qa_path: str, unrelated: str, out_dir: str, metrics: str) -> None:
     params = load_params(params_path, "split", "seed")

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import os
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -34,6 +33,7 @@ from docent.evaluation.generation import AnswerNLL, Generation, answer_nll, corp
 from docent.evaluation.metrics import CORPUS_METRICS, RowScores, score_corpus
 from docent.io import read_jsonl
 from docent.modeling.prompt import Turn, prompt_text, stop_token_ids
+from docent.training.run import physical_cores
 
 log = logging.getLogger(__name__)
 
@@ -172,9 +172,8 @@ def run_evaluation(
     started = time.perf_counter()
     torch.manual_seed(params.seed)
     # Decoding is thousands of small ops; each one's thread barrier stalls badly when another job
-    # holds a core, so the count is a param (0 = every core this process may use).
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    torch.set_num_threads(ev.threads or cores)
+    # holds a core, so the count is a param (0 = one per physical core, as in finetune).
+    torch.set_num_threads(ev.threads or physical_cores())
     rng = random.Random(params.seed)
     metrics: dict[str, Any] = {}
 

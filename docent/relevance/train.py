@@ -19,10 +19,12 @@ from docent.relevance.classifier import (
 SPLIT_FILES = ("train", "val", "test", "test_unseen", "unrelated_train", "unrelated_val", "unrelated_test")
 
 
-def read_questions(split_dir: str | Path) -> dict[str, list[str]]:
-    """Every split file must exist and be non-empty: an empty split would give a meaningless model."""
-    return {name: [r["question"] for r in read_jsonl(Path(split_dir) / f"{name}.jsonl", required=("question",),
-                                                    nonempty=("question",))]
+def read_splits(split_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
+    """Every split file, read once. Each must exist and be non-empty (an empty split would give a
+    meaningless model); unrelated rows also name their source article (kept out of the background)."""
+    return {name: read_jsonl(Path(split_dir) / f"{name}.jsonl",
+                             required=("question", "source") if name.startswith("unrelated") else ("question",),
+                             nonempty=("question",))
             for name in SPLIT_FILES}
 
 
@@ -84,15 +86,13 @@ def train_and_evaluate(split_dir: str | Path, sentences_path: str | Path, params
                        seed: int) -> tuple[RelevanceClassifier, dict[str, Any]]:
     from docent.sources.snapshot import load_snapshot
 
-    questions = read_questions(split_dir)
-    split_dir = Path(split_dir)
-    unrelated_rows = {name: read_jsonl(split_dir / f"{name}.jsonl", required=("question", "source"))
-                      for name in ("unrelated_train", "unrelated_val", "unrelated_test")}
+    splits = read_splits(split_dir)
+    questions = {name: [str(r["question"]) for r in rows] for name, rows in splits.items()}
     domain_rows = read_jsonl(sentences_path, required=("text", "title"), nonempty=("text",))
     snapshot = load_snapshot()
     related_text = questions["train"] + domain_texts(domain_rows)
-    negative_text = questions["unrelated_train"] + unrelated_texts(unrelated_rows["unrelated_train"], snapshot)
-    taken = {str(r["source"]) for rows in unrelated_rows.values() for r in rows}
+    negative_text = questions["unrelated_train"] + unrelated_texts(splits["unrelated_train"], snapshot)
+    taken = {str(r["source"]) for name, rows in splits.items() if name.startswith("unrelated") for r in rows}
     background = background_articles(snapshot, domain_rows, taken, params.background_articles, seed)
     negative_text += article_texts(background)
     pipeline = train_classifier(related_text, negative_text, params, seed)

@@ -161,7 +161,7 @@ def run_finetune(
     from docent.modeling.loading import MANIFEST, load_base_model, load_tokenizer, resolve_model_source
     from docent.training.callbacks import DvcLiveLogger, GracefulInterrupt, TrainingInterrupted, truncate_live_history
     from docent.training.data import passage_rows, read_qa, tokenize_rows
-    from docent.training.trainer import PackedTrainer, training_arguments
+    from docent.training.trainer import BLEU_SAMPLE, PackedTrainer, training_arguments
 
     assert params.train and params.model and params.lora and params.freeze and params.quant and params.seed is not None
     train, seed = params.train, params.seed
@@ -241,7 +241,7 @@ def run_finetune(
         callbacks.insert(0, DvcLiveLogger(live, log_base_eval=resume is None))
     bleu_pairs: list[tuple[str, str]] = []
     if train.eval_bleu and has_eval:
-        bleu_pairs = [(r["question"], r["answer"]) for r in val_rows[:16]]
+        bleu_pairs = [(r["question"], r["answer"]) for r in val_rows[:BLEU_SAMPLE]]
     trainer = PackedTrainer(
         model=trained,
         args=training_arguments(train, seed, str(checkpoints), has_eval),

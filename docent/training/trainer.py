@@ -76,35 +76,26 @@ class PackedTrainer(Trainer):
         return metrics
 
 
-@torch.no_grad()
-def generate_answers(model: torch.nn.Module, tokenizer: Any, questions: Sequence[str],
-                     max_new_tokens: int = BLEU_MAX_NEW_TOKENS, batch_size: int = 8) -> list[str]:
-    """Greedy answers in the shared prompt format, stopping at the end-of-turn token."""
+def generation_bleu(model: torch.nn.Module, tokenizer: Any, pairs: Sequence[tuple[str, str]]) -> float:
+    """Corpus BLEU (0-1) of greedy answers against the reference answers.
+
+    The evaluate stage's own batched generation and BLEU, so the number logged during training
+    is computed the way evaluate computes it.
+    """
+    from docent.evaluation.generation import generate_answers
+    from docent.evaluation.metrics import corpus_bleu
     from docent.modeling.prompt import prompt_text, stop_token_ids
 
     was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    answers: list[str] = []
-    for i in range(0, len(questions), batch_size):
-        prompts = [prompt_text(tokenizer, q) for q in questions[i:i + batch_size]]
-        enc = tokenizer(prompts, return_tensors="pt", padding=True, padding_side="left",
-                        add_special_tokens=False).to(device)
-        out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, use_cache=True,
-                             eos_token_id=stop_token_ids(tokenizer), pad_token_id=tokenizer.pad_token_id)
-        for row in out[:, enc["input_ids"].shape[1]:]:
-            answers.append(tokenizer.decode(row, skip_special_tokens=True).strip())
-    if was_training:
-        model.train()
-    return answers
-
-
-def generation_bleu(model: torch.nn.Module, tokenizer: Any, pairs: Sequence[tuple[str, str]]) -> float:
-    """Corpus BLEU (0-1, sacrebleu) of greedy answers against the reference answers."""
-    import sacrebleu
-
-    hyps = generate_answers(model, tokenizer, [q for q, _ in pairs])
-    return sacrebleu.corpus_bleu(hyps, [[a for _, a in pairs]]).score / 100.0
+    model.eval()  # no dropout while answering
+    try:
+        answers = generate_answers(model, tokenizer, [prompt_text(tokenizer, q) for q, _ in pairs],
+                                   max_new_tokens=BLEU_MAX_NEW_TOKENS, batch_size=BLEU_SAMPLE,
+                                   stop_ids=stop_token_ids(tokenizer))
+    finally:
+        if was_training:
+            model.train()
+    return corpus_bleu([a.text for a in answers], [a for _, a in pairs]) / 100.0
 
 
 def resolve_optimizer(name: str) -> str:
