@@ -6,10 +6,11 @@ where DVC would see undeclared files. The same rows always give the same ids, so
 resumed runs see identical data.
 
 Packing: a batch of examples becomes ONE row, no padding. Position ids restart at 0 for each
-example; transformers turns restarting position ids (with no attention mask) into a
-block-diagonal causal mask (masking_utils.find_packed_sequence_indices), so no example attends
-to another. `shift_labels[t]` is the token position t must predict (-100 where no loss:
-prompt tokens and each example's last token, which would otherwise predict the next example).
+example, and `cu_seq_lens` (cumulative lengths: 0, len1, len1+len2, ...) marks where each starts:
+attention runs within each example only (docent.modeling.packed_attention; flash-attention reads
+the same boundaries), so no example attends to another. `shift_labels[t]` is the token position t
+must predict (-100 where no loss: prompt tokens and each example's last token, which would
+otherwise predict the next example).
 """
 
 from __future__ import annotations
@@ -107,7 +108,8 @@ def tokenize_rows(
 
 @dataclass(frozen=True)
 class PackedCollator:
-    """Examples -> one packed row: input_ids, position_ids, labels, shift_labels (all shape [1, T])."""
+    """Examples -> one packed row: input_ids, position_ids, labels, shift_labels (all shape [1, T]) and
+    cu_seq_lens (shape [examples + 1], int32 as flash-attention's varlen kernels want it)."""
 
     def __call__(self, features: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
         import torch
@@ -116,6 +118,7 @@ class PackedCollator:
         labels: list[int] = []
         positions: list[int] = []
         shift: list[int] = []
+        bounds = [0]
         for f in features:
             ex_ids, ex_labels = list(f["input_ids"]), list(f["labels"])
             ids += ex_ids
@@ -123,8 +126,10 @@ class PackedCollator:
             positions += range(len(ex_ids))
             # position t predicts token t+1 of the SAME example; the last token predicts nothing
             shift += [*ex_labels[1:], IGNORE_INDEX]
+            bounds.append(len(ids))
         if not ids:
             raise UserError("training data: a batch without tokens")
         as_row = lambda xs: torch.tensor(xs, dtype=torch.long).unsqueeze(0)  # noqa: E731
         return {"input_ids": as_row(ids), "position_ids": as_row(positions),
-                "labels": as_row(labels), "shift_labels": as_row(shift)}
+                "labels": as_row(labels), "shift_labels": as_row(shift),
+                "cu_seq_lens": torch.tensor(bounds, dtype=torch.int32)}

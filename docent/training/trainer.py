@@ -2,7 +2,8 @@
 
 compute_loss: the model's lm head runs only at positions whose next token is an answer token
 (`logits_to_keep` = those indices): with a 49k-token vocabulary the head is the costliest
-layer per position, and prompt positions need no logits. The shifted cross-entropy is summed
+layer per position, and prompt positions need no logits. Where the architecture allows, the
+head and the cross-entropy run as one chunked step (docent.training.head_loss). The shifted cross-entropy is summed
 and divided by the answer-token count of the whole accumulated batch (`num_items_in_batch`),
 so gradient accumulation gives the same gradient as one big batch.
 """
@@ -30,14 +31,30 @@ BLEU_MAX_NEW_TOKENS = 64
 def packed_loss(model: torch.nn.Module, inputs: dict[str, torch.Tensor],
                 num_items: torch.Tensor | int | None) -> tuple[torch.Tensor, Any]:
     """Sum of next-token CE over answer positions / num_items (the batch's answer-token count)."""
+    from transformers.modeling_outputs import CausalLMOutputWithPast
+
+    from docent.training.head_loss import fusable_head, head_bypassed, head_cross_entropy_sum
+
     shift = inputs["shift_labels"][0]
     keep = (shift != IGNORE_INDEX).nonzero().squeeze(-1)
-    outputs = model(input_ids=inputs["input_ids"], position_ids=inputs["position_ids"],
-                    logits_to_keep=keep, use_cache=False)
-    logits = outputs.logits[0].float()  # [len(keep), vocab]
-    loss_sum = torch.nn.functional.cross_entropy(logits, shift[keep], reduction="sum")
+    bounds = inputs["cu_seq_lens"]
+    longest = int((bounds[1:] - bounds[:-1]).max())
+    # the examples' boundaries reach the attention function (per-example attention, see
+    # docent.modeling.packed_attention) under transformers' varlen kwarg names
+    model_inputs = {"input_ids": inputs["input_ids"], "position_ids": inputs["position_ids"],
+                    "cu_seq_lens_q": bounds, "cu_seq_lens_k": bounds, "max_length_q": longest,
+                    "max_length_k": longest, "logits_to_keep": keep, "use_cache": False}
     denom = num_items if num_items is not None else keep.numel()
-    return loss_sum / denom, outputs
+    head = fusable_head(model)
+    if head is None:
+        outputs = model(**model_inputs)
+        logits = outputs.logits[0].float()  # [len(keep), vocab]
+        loss_sum = torch.nn.functional.cross_entropy(logits, shift[keep], reduction="sum")
+        return loss_sum / denom, outputs
+    with head_bypassed(model, head):
+        hidden = model(**model_inputs).logits[0]  # [len(keep), hidden]: the head is bypassed
+    loss = head_cross_entropy_sum(hidden, head.weight, shift[keep]) / denom
+    return loss, CausalLMOutputWithPast(loss=loss)
 
 
 class PackedTrainer(Trainer):
@@ -45,6 +62,9 @@ class PackedTrainer(Trainer):
 
     def __init__(self, *args: Any, bleu_questions: Sequence[tuple[str, str]] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        from docent.modeling.packed_attention import use_segment_attention
+
+        use_segment_attention(self.model)
         # our loss is normalised by num_items_in_batch, so make the Trainer count it and not
         # divide by the accumulation steps again
         self.model_accepts_loss_kwargs = True

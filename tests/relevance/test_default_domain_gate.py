@@ -63,7 +63,8 @@ def test_default_domain_has_hundreds_of_grounded_pairs(default_repo: Path) -> No
 
 def test_default_classifier_reaches_its_targets(default_repo: Path) -> None:
     metrics = json.loads((default_repo / "metrics/classifier.json").read_text())
-    # measured 0.946 (precision 0.950, recall 0.941) on 102 domain vs 472 unrelated held-out questions
+    # measured 0.950 (precision 0.960, recall 0.941) on 102 domain vs 472 unrelated held-out questions;
+    # the margin below that absorbs one or two flipped questions on another CPU's floating point
     assert metrics["f1"] >= 0.93 and metrics["roc_auc"] >= 0.99, metrics
     size_mb = (default_repo / "models/classifier/classifier.skops").stat().st_size / 2**20
     assert size_mb < 16, f"classifier.skops is {size_mb:.1f} MB"
@@ -73,7 +74,7 @@ def test_default_gate_on_questions_nobody_generated(default_repo: Path) -> None:
     gate = load_classifier(default_repo / "models/classifier")
     refused_domain = [q for q in DOMAIN_QUESTIONS if not gate.is_related(q)[0]]
     admitted_everyday = [q for q in EVERYDAY_QUESTIONS if gate.is_related(q)[0]]
-    # measured: 16 of 20 domain questions admitted (short "who was <nickname>" ones are the misses),
+    # measured: 15 of 20 domain questions admitted (short "who was <nickname>" ones are among the misses),
     # 19 of 20 everyday ones refused ("Who was the first president of the United States?" gets in)
     assert len(refused_domain) <= 5, refused_domain
     assert len(admitted_everyday) <= 1, admitted_everyday
