@@ -82,3 +82,17 @@ def test_too_long_examples_are_counted_not_truncated() -> None:
     assert skipped == 1
     assert len(ds) == 3
     assert all(n <= 40 for n in ds["length"])
+
+
+def test_packed_trainer_switches_sdpa_models_to_per_example_attention(tmp_path) -> None:
+    from transformers import TrainingArguments
+
+    from docent.modeling.packed_attention import SEGMENT_ATTENTION
+    from docent.training.trainer import PackedTrainer
+
+    tok = build_tokenizer()
+    model = build_model(tok)
+    assert model.config._attn_implementation == "sdpa"
+    args = TrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True, max_steps=1)
+    PackedTrainer(model=model, args=args, data_collator=PackedCollator())
+    assert model.config._attn_implementation == SEGMENT_ATTENTION
