@@ -105,8 +105,7 @@ def main() -> None:
     ours = results["ours"][0] / results["ours"][1]
     base = results["baseline"][0] / results["baseline"][1]
     print(f"ours      {ours:8.1f} real tokens/s  (packed, per-example attention, fused answer-only head, "
-          f"batch {batch}, "
-          f"freeze.layers={params.freeze.layers!r})")
+          f"batch {batch}, freeze.layers={params.freeze.layers!r})")
     print(f"baseline  {base:8.1f} real tokens/s  (padded to {BASELINE_LEN}, all positions, batch 1 x accum 4)")
     print(f"speed-up  {ours / base:8.2f}x")
 

@@ -224,7 +224,7 @@ def prepare_trainable_model(
         )
         trained = get_peft_model(model, config)
     if gradient_checkpointing:
-        base = trained.get_base_model() if hasattr(trained, "get_base_model") else trained
+        base = transformers_model(trained)
         base.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         # transformers adds a hook making the embeddings' output require grad (needed only for
         # reentrant checkpointing); it would make autograd run through the frozen blocks.
@@ -232,6 +232,12 @@ def prepare_trainable_model(
     if hasattr(trained, "config"):
         trained.config.use_cache = False
     return trained, blocks
+
+
+def transformers_model(model: torch.nn.Module) -> PreTrainedModel:
+    """The transformers model inside a DistributedDataParallel and/or peft wrapper (or the model itself)."""
+    inner = getattr(model, "module", model)
+    return inner.get_base_model() if hasattr(inner, "get_base_model") else inner
 
 
 def _freeze_full_model(model: torch.nn.Module, blocks: Blocks, modules: torch.nn.ModuleList) -> None:

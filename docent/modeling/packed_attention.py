@@ -63,7 +63,9 @@ def register_segment_attention() -> None:
 def use_segment_attention(model: torch.nn.Module) -> bool:
     """Switch a model running PyTorch SDPA to per-example SDPA (other implementations, e.g.
     flash_attention_2, already honour `cu_seq_lens_*`). Returns whether it switched."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    from docent.modeling.adapters import transformers_model
+
+    base = transformers_model(model)
     if getattr(base.config, "_attn_implementation", None) != "sdpa":
         return False
     register_segment_attention()

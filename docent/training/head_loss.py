@@ -25,6 +25,8 @@ from typing import Any
 
 import torch
 
+from docent.modeling.adapters import transformers_model
+
 CHUNK_ROWS = 64
 # model types whose *ForCausalLM.forward computes logits = lm_head(hidden_states) with nothing after it
 HEAD_FUSABLE_MODELS = frozenset({"llama", "mistral", "qwen2", "qwen3", "gpt_neox", "falcon"})
@@ -35,7 +37,7 @@ class ChunkedHeadCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        need_hidden, need_weight = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        need_hidden, need_weight = ctx.needs_input_grad[:2]
         grad_hidden = torch.empty_like(hidden) if need_hidden else None
         grad_weight = torch.zeros_like(weight, dtype=torch.float32) if need_weight else None
         total = torch.zeros((), dtype=torch.float32, device=hidden.device)
@@ -53,17 +55,17 @@ class ChunkedHeadCrossEntropy(torch.autograd.Function):
                     grad_hidden[start:start + CHUNK_ROWS] = grad_logits @ weight
                 if need_weight:
                     grad_weight += (grad_logits.T @ rows).float()
+        if need_weight:
+            grad_weight = grad_weight.to(weight.dtype)
         ctx.save_for_backward(*(g for g in (grad_hidden, grad_weight) if g is not None))
-        ctx.needs = (need_hidden, need_weight)
-        ctx.weight_dtype = weight.dtype
         return total
 
     @staticmethod
     def backward(ctx: Any, grad_total: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:
-        saved = list(ctx.saved_tensors)
-        need_hidden, need_weight = ctx.needs
-        grad_hidden = saved.pop(0) * grad_total if need_hidden else None
-        grad_weight = (saved.pop(0) * grad_total).to(ctx.weight_dtype) if need_weight else None
+        saved = iter(ctx.saved_tensors)
+        need_hidden, need_weight = ctx.needs_input_grad[:2]
+        grad_hidden = next(saved) * grad_total if need_hidden else None
+        grad_weight = next(saved) * grad_total if need_weight else None
         return grad_hidden, grad_weight, None
 
 
@@ -74,8 +76,7 @@ def head_cross_entropy_sum(hidden: torch.Tensor, weight: torch.Tensor, targets: 
 
 def fusable_head(model: torch.nn.Module) -> torch.nn.Linear | None:
     """The model's LM head when the loss may replace it (plain bias-free Linear, listed model type)."""
-    inner = getattr(model, "module", model)  # DistributedDataParallel
-    base = inner.get_base_model() if hasattr(inner, "get_base_model") else inner
+    base = transformers_model(model)
     if getattr(base.config, "model_type", None) not in HEAD_FUSABLE_MODELS:
         return None
     head = base.get_output_embeddings()
@@ -91,8 +92,7 @@ def head_bypassed(model: torch.nn.Module, head: torch.nn.Linear) -> Iterator[Non
     The model's own forward still runs (DDP's gradient hooks and peft's wrappers need that);
     only the head's matrix product moves into head_cross_entropy_sum.
     """
-    inner = getattr(model, "module", model)
-    base = inner.get_base_model() if hasattr(inner, "get_base_model") else inner
+    base = transformers_model(model)
     base.set_output_embeddings(torch.nn.Identity())
     try:
         yield

@@ -3,9 +3,9 @@
 compute_loss: the model's lm head runs only at positions whose next token is an answer token
 (`logits_to_keep` = those indices): with a 49k-token vocabulary the head is the costliest
 layer per position, and prompt positions need no logits. Where the architecture allows, the
-head and the cross-entropy run as one chunked step (docent.training.head_loss). The shifted cross-entropy is summed
-and divided by the answer-token count of the whole accumulated batch (`num_items_in_batch`),
-so gradient accumulation gives the same gradient as one big batch.
+head and the cross-entropy run as one chunked step (docent.training.head_loss). The shifted
+cross-entropy is summed and divided by the answer-token count of the whole accumulated batch
+(`num_items_in_batch`), so gradient accumulation gives the same gradient as one big batch.
 """
 
 from __future__ import annotations
