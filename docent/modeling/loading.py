@@ -214,7 +214,35 @@ def load_base_model(
         raise UserError(f"model.name = {params.name!r}: cannot load weights ({reason})") from None
     if model.generation_config is not None and model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = model.config.eos_token_id
+    if quant is not None:
+        keep_4bit_weights_unpacked(model)
     return model
+
+
+def keep_4bit_weights_unpacked(model: torch.nn.Module) -> int:
+    """Turn off bitsandbytes' repacking of 4-bit weights for AVX-512-BF16 CPUs; returns the layers touched.
+
+    On a CPU with avx512_bf16, bitsandbytes 0.50.2 repacks a Linear4bit's weight in place on its
+    first forward under no_grad in eval mode (an evaluation step, generation) and from then on
+    multiplies through a bf16 kernel. Three things break, all measured on such a CPU:
+    - the repacking reshapes the scales to [out, in // 64], so any layer whose input width is not a
+      multiple of the quantisation block (64) fails with "shape '[32, 0]' is invalid";
+    - the packed kernel has no autograd: a training step after an eval step gets no gradient
+      through the frozen 4-bit weights (the input's grad stays None), so QLoRA silently trains the
+      lower blocks' adapters on a wrong gradient, and `dequantize()` for the merge reads the
+      packed layout;
+    - it computes in bf16 (logits 6e-3 away from the float32 path), so one run gives different
+      numbers on AVX2 and AVX-512 machines.
+    With the flag off every CPU takes the same float32 path, which works for any width.
+    """
+    try:
+        from bitsandbytes.nn import Linear4bit
+    except ImportError:
+        return 0
+    layers = [m for m in model.modules() if isinstance(m, Linear4bit)]
+    for layer in layers:
+        layer.support_avx512bf16_for_cpu = False
+    return len(layers)
 
 
 def _default_device_map() -> Any:
