@@ -87,6 +87,7 @@ class SplitParams:
     val: float = rng(ge=0, lt=1)
     test: float = rng(ge=0, lt=1)
     unseen_facts: float = rng(ge=0, lt=1)
+    absent_documents: int = rng(ge=0)
 
     def check(self) -> None:
         total = self.train + self.val + self.test
@@ -95,6 +96,15 @@ class SplitParams:
                 f"split.train + split.val + split.test = {total:g}: must sum to 1 "
                 f"(got {self.train:g} + {self.val:g} + {self.test:g})"
             )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetrievalParams:
+    passage_words: int = rng(ge=5, le=2000)
+    k: int = rng(ge=1, le=50)
+    p_gold: float = rng(ge=0, le=1)
+    abstain_share: float = rng(ge=0, le=1)
+    min_score: float = rng(ge=0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,6 +117,7 @@ class ClassifierParams:
     strip_accents: bool
     C: float = rng(gt=0)
     min_recall: float = rng(gt=0, le=1)
+    max_unrelated_admitted: float = rng(ge=0, le=1)
     background_articles: int = rng(ge=0)
 
     def check(self) -> None:
@@ -193,6 +204,7 @@ class TrainParams:
     save_total_limit: int = rng(ge=1)
     eval_bleu: bool
     mix_passages: bool
+    context: Literal["none", "retrieved"]
     merge: bool
     threads: int = rng(ge=0)
 
@@ -220,6 +232,7 @@ class EvalParams:
 class AssistantParams:
     domain: str
     refusal: str
+    abstain: str
     max_history_tokens: int = rng(ge=32)
     max_new_tokens: int = rng(ge=1)
     max_question_chars: int = rng(ge=10)
@@ -231,6 +244,7 @@ SECTIONS: dict[str, type] = {
     "clean": CleanParams,
     "qa": QAParams,
     "split": SplitParams,
+    "retrieval": RetrievalParams,
     "classifier": ClassifierParams,
     "model": ModelParams,
     "quant": QuantParams,
@@ -252,6 +266,7 @@ class Params:
     clean: CleanParams | None = None
     qa: QAParams | None = None
     split: SplitParams | None = None
+    retrieval: RetrievalParams | None = None
     classifier: ClassifierParams | None = None
     model: ModelParams | None = None
     quant: QuantParams | None = None

@@ -1,7 +1,9 @@
-"""Stage `evaluate`: base vs fine-tuned answers on test and test_unseen -> metrics, answers, report, plot.
+"""Stage `evaluate`: {base, fine-tuned} x {closed-book, retrieval} on every test split -> metrics, answers,
+report, plot.
 
     python -m stages.evaluate --params params.yaml --finetuned models/finetuned \
-        --classifier models/classifier --split-dir data/split --model-cache models/cache \
+        --classifier models/classifier --split-dir data/split --index models/index \
+        --natural data/eval/natural_questions.jsonl --model-cache models/cache \
         --metrics metrics/eval.json --answers metrics/answers.csv \
         --report metrics/report.md --plot metrics/eval_plot.json
 """
@@ -23,16 +25,19 @@ from docent.io import write_json, write_metrics
               help="fine-tuned model folder written by finetune (adapter or full weights + docent.json)")
 @click.option("--classifier", required=True, type=click.Path(file_okay=False), help="relevance classifier folder")
 @click.option("--split-dir", required=True, type=click.Path(file_okay=False),
-              help="folder with train/test/test_unseen/unrelated_test .jsonl")
+              help="folder with train/test/test_unseen/test_absent/unrelated_test .jsonl")
+@click.option("--index", "index_dir", required=True, type=click.Path(file_okay=False), help="retrieval index folder")
+@click.option("--natural", required=True, type=click.Path(dir_okay=False),
+              help="hand-written questions JSONL (question, answer, short_answer); a missing file is skipped")
 @model_cache_option
 @metrics_option
 @click.option("--answers", required=True, type=click.Path(dir_okay=False), help="per-question answers CSV to write")
 @click.option("--report", required=True, type=click.Path(dir_okay=False), help="markdown report to write")
 @click.option("--plot", required=True, type=click.Path(dir_okay=False), help="bar-chart data JSON to write")
 @stage_main
-def main(params_path: str, finetuned: str, classifier: str, split_dir: str, model_cache: str,
-         metrics: str, answers: str, report: str, plot: str) -> None:
-    params = load_params(params_path, "seed", "model", "quant", "eval")
+def main(params_path: str, finetuned: str, classifier: str, split_dir: str, index_dir: str, natural: str,
+         model_cache: str, metrics: str, answers: str, report: str, plot: str) -> None:
+    params = load_params(params_path, "seed", "model", "quant", "eval", "retrieval", "assistant")
     log_params("evaluate", params.to_dict())
 
     from docent.evaluation.report import plot_points, write_answers_csv, write_report
@@ -44,6 +49,8 @@ def main(params_path: str, finetuned: str, classifier: str, split_dir: str, mode
         classifier_dir=Path(classifier),
         split_dir=Path(split_dir),
         model_cache=Path(model_cache),
+        index_dir=Path(index_dir),
+        natural_path=Path(natural),
     )
     write_answers_csv(answers, result)
     write_report(report, result)

@@ -1,7 +1,8 @@
 """Stage `finetune`: QA pairs -> a LoRA / QLoRA adapter (or full weights) that knows the facts.
 
     python -m stages.finetune --params params.yaml --train data/split/train.jsonl \
-        --val data/split/val.jsonl --sentences data/clean/sentences.jsonl --model-cache models/cache \
+        --val data/split/val.jsonl --sentences data/clean/sentences.jsonl --index models/index \
+        --model-cache models/cache \
         --checkpoints models/checkpoints --out models/finetuned --live-dir metrics/train \
         --metrics metrics/train.json
 
@@ -28,7 +29,7 @@ from docent.io import write_metrics
 
 log = logging.getLogger("docent")
 
-SECTIONS = ("seed", "model", "quant", "lora", "freeze", "train")
+SECTIONS = ("seed", "model", "quant", "lora", "freeze", "train", "retrieval", "assistant")
 
 
 @click.command()
@@ -37,14 +38,16 @@ SECTIONS = ("seed", "model", "quant", "lora", "freeze", "train")
 @click.option("--val", "val_path", required=True, type=click.Path(dir_okay=False), help="validation QA JSONL")
 @click.option("--sentences", required=True, type=click.Path(dir_okay=False),
               help="clean sentences JSONL (passages, train.mix_passages only)")
+@click.option("--index", "index_dir", required=True, type=click.Path(file_okay=False),
+              help="retrieval index folder (train.context = retrieved)")
 @model_cache_option
 @click.option("--checkpoints", required=True, type=click.Path(file_okay=False), help="checkpoints, for resume")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="fine-tuned model folder to write")
 @click.option("--live-dir", required=True, type=click.Path(file_okay=False), help="dvclive folder (loss curves)")
 @metrics_option
 @stage_main
-def main(params_path: str, train_path: str, val_path: str, sentences: str, model_cache: str, checkpoints: str,
-         out: str, live_dir: str, metrics: str) -> None:
+def main(params_path: str, train_path: str, val_path: str, sentences: str, index_dir: str, model_cache: str,
+         checkpoints: str, out: str, live_dir: str, metrics: str) -> None:
     params = load_params(params_path, *SECTIONS)
     log_params("finetune", params.to_dict())
 
@@ -55,7 +58,7 @@ def main(params_path: str, train_path: str, val_path: str, sentences: str, model
         train_metrics = run_finetune(
             params, train_path=Path(train_path), val_path=Path(val_path), sentences_path=Path(sentences),
             model_cache=Path(model_cache), checkpoints=Path(checkpoints), out_dir=Path(out),
-            live_dir=Path(live_dir),
+            live_dir=Path(live_dir), index_dir=Path(index_dir),
         )
     except TrainingInterrupted as stop:
         log.warning("interrupted at step %d; checkpoint saved in %s. Re-run `dvc repro finetune` "

@@ -140,3 +140,24 @@ def score_corpus(predictions: Sequence[str], references: Sequence[str]) -> tuple
     corpus["bleu"] = corpus_bleu(predictions, references)
     corpus["chrf"] = corpus_chrf(predictions, references)
     return {name: corpus[name] for name in CORPUS_METRICS}, rows
+
+
+# ---------------------------------------------------------------- facts
+
+FACT_OUTCOMES = ("correct", "wrong", "abstained")
+
+
+def fact_outcome(answer: str, status: str, short_answer: str) -> str:
+    """correct: the answer states the short answer (accents, case, punctuation folded, numbers
+    normalised); abstained: the abstention or a refusal; wrong: anything else."""
+    from docent.text.normalize import states_fact
+
+    if status != "answered":
+        return "abstained"
+    return "correct" if states_fact(answer, short_answer) else "wrong"
+
+
+def fact_rates(outcomes: Sequence[str]) -> dict[str, float]:
+    """Share of each outcome, summing to 1 (all 0 for no rows)."""
+    n = len(outcomes)
+    return {name: (sum(o == name for o in outcomes) / n if n else 0.0) for name in FACT_OUTCOMES}

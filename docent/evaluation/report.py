@@ -7,11 +7,19 @@ import math
 from pathlib import Path
 from typing import Any
 
-from docent.evaluation.metrics import ROW_METRICS
+from docent.evaluation.metrics import FACT_OUTCOMES, ROW_METRICS
 from docent.evaluation.runner import MODELS, PERPLEXITY_MODELS, SPLITS, EvalResult, SplitResult
 from docent.io import atomic_write
 
-MODEL_LABELS = {"base": "base", "base_fewshot": "base few-shot", "finetuned": "fine-tuned"}
+MODEL_LABELS = {"base": "base", "base_fewshot": "base few-shot", "finetuned": "fine-tuned",
+                "base_rag": "base + retrieval", "finetuned_rag": "fine-tuned + retrieval",
+                "assistant": "assistant (fine-tuned + retrieval + gate)"}
+SPLIT_TITLES = {
+    "test": "test: other phrasings of facts taught in training",
+    "test_unseen": "test_unseen: facts never taught, but in the sources",
+    "test_absent": "test_absent: documents held out of training and of the index (abstaining is right)",
+    "natural": "natural: hand-written visitor questions (data/eval/natural_questions.jsonl)",
+}
 # Report columns: (metric key, header). Scales: BLEU/chrF 0-100 (sacrebleu), the rest 0-1.
 COLUMNS = (
     ("sentence_bleu", "sent. BLEU"),
@@ -23,15 +31,17 @@ COLUMNS = (
     ("perplexity", "PPL"),
 )
 # Bars in the plot: the 0-1 metrics only, so the bars share one axis.
-PLOT_METRICS = ("sentence_bleu", "rouge_l", "f1", "exact_match")
+PLOT_METRICS = ("correct", "abstained", "sentence_bleu", "f1")
 WORST_N = 10
 
 
 # ---------------------------------------------------------------- answers.csv
 
 def answer_columns() -> list[str]:
-    cols = ["split", "id", "question", "reference"]
+    cols = ["split", "id", "question", "reference", "short_answer"]
     cols += [f"{m}_answer" for m in MODELS]
+    cols += [f"{m}_outcome" for m in MODELS]
+    cols += [f"{m}_sources" for m in MODELS if m.endswith("rag") or m == "assistant"]
     cols += [f"{m}_{metric}" for m in MODELS for metric in ROW_METRICS]
     cols += [f"{m}_perplexity" for m in PERPLEXITY_MODELS]
     return cols
@@ -48,9 +58,13 @@ def answer_rows(result: EvalResult) -> list[dict[str, Any]]:
                 "id": row.get("id", ""),
                 "question": row["question"],
                 "reference": row["answer"],
+                "short_answer": row.get("short_answer", ""),
             }
             for m in MODELS:
                 rec[f"{m}_answer"] = s.answers[m][i] if m in s.answers else ""
+                rec[f"{m}_outcome"] = s.outcomes[m][i] if m in s.outcomes else ""
+                if f"{m}_sources" in answer_columns():
+                    rec[f"{m}_sources"] = "; ".join(s.sources[m][i]) if m in s.sources else ""
                 for metric in ROW_METRICS:
                     rec[f"{m}_{metric}"] = _fmt(getattr(s.row_scores[m][i], metric)) if m in s.row_scores else ""
             for m in PERPLEXITY_MODELS:
@@ -108,21 +122,39 @@ def _md_escape(text: str, limit: int = 200) -> str:
 
 
 def headline_table(metrics: dict[str, Any], split: str) -> list[str]:
+    keys = [(o, o) for o in FACT_OUTCOMES] + list(COLUMNS)
     lines = [
-        "| model | " + " | ".join(h for _, h in COLUMNS) + " |",
-        "|---|" + "---:|" * len(COLUMNS),
+        "| model | " + " | ".join(h for _, h in keys) + " |",
+        "|---|" + "---:|" * len(keys),
     ]
     for m in MODELS:
-        cells = [_cell(metrics.get(f"{m}.{split}.{key}"), key) for key, _ in COLUMNS]
+        if not any(f"{m}.{split}.{key}" in metrics for key, _ in keys):
+            continue
+        cells = [_cell(metrics.get(f"{m}.{split}.{key}"), key) for key, _ in keys]
         lines.append(f"| {MODEL_LABELS[m]} | " + " | ".join(cells) + " |")
     return lines
 
 
-def worst_rows(s: SplitResult, n: int = WORST_N) -> list[int]:
-    """Indices of the fine-tuned model's n lowest-scoring answers (sentence BLEU, then F1, then order)."""
-    scores = s.row_scores.get("finetuned", [])
-    order = sorted(range(len(scores)), key=lambda i: (scores[i].sentence_bleu, scores[i].f1, i))
-    return order[:n]
+def fact_grid(metrics: dict[str, Any]) -> list[str]:
+    """correct / wrong / abstained per model (rows) and split (columns)."""
+    splits = [s for s in SPLITS if any(f"{m}.{s}.correct" in metrics for m in MODELS)]
+    lines = ["| model | " + " | ".join(splits) + " |", "|---|" + "---|" * len(splits)]
+    for m in MODELS:
+        if not any(f"{m}.{s}.correct" in metrics for s in splits):
+            continue
+        cells = [" / ".join(_cell(metrics.get(f"{m}.{s}.{o}"), o) for o in FACT_OUTCOMES)
+                 if f"{m}.{s}.correct" in metrics else "–" for s in splits]
+        lines.append(f"| {MODEL_LABELS[m]} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def worst_rows(s: SplitResult, model: str = "finetuned_rag", n: int = WORST_N) -> list[int]:
+    """Indices of a model's n worst answers: wrong ones first, then abstentions, by sentence BLEU."""
+    scores = s.row_scores.get(model, [])
+    outcomes = s.outcomes.get(model, ["wrong"] * len(scores))
+    rank = {"wrong": 0, "abstained": 1, "correct": 2}
+    order = sorted(range(len(scores)), key=lambda i: (rank[outcomes[i]], scores[i].sentence_bleu, scores[i].f1, i))
+    return [i for i in order if outcomes[i] != "correct"][:n]
 
 
 def render_report(result: EvalResult, probe_limit: int = 300) -> str:
@@ -132,9 +164,17 @@ def render_report(result: EvalResult, probe_limit: int = 300) -> str:
     lines.append(
         f"Base model `{setup.get('base_model', '?')}` (zero-shot, and few-shot with "
         f"{m.get('few_shot_examples', 0)} training examples as earlier chat turns) against its "
-        f"{setup.get('method', '?')} fine-tune (zero-shot). Greedy decoding in the training prompt format, "
-        f"at most {setup.get('max_new_tokens', '?')} new tokens per answer."
+        f"{setup.get('method', '?')} fine-tune (trained with context: {setup.get('context', '?')}), each "
+        f"closed-book and with the top {setup.get('retrieval_k', '?')} retrieved passages in the prompt. "
+        f"Greedy decoding, at most {setup.get('max_new_tokens', '?')} new tokens per answer."
     )
+    lines.append(
+        "An answer is **correct** when it states the pair's short answer (the span the question asks "
+        "for; accents, case and punctuation folded, numbers normalised, word order free), **abstained** "
+        "when it is the abstention (or the gate's refusal), **wrong** otherwise."
+    )
+    lines += ["", "## Facts: correct / wrong / abstained", ""]
+    lines += fact_grid(m)
     lines.append(
         "sent. BLEU = mean sacrebleu sentence BLEU / 100 (0–1, the reference project's scale); "
         "BLEU and chrF = sacrebleu corpus scores (0–100); ROUGE-L F1, SQuAD exact match (EM) and token F1 "
@@ -142,8 +182,7 @@ def render_report(result: EvalResult, probe_limit: int = 300) -> str:
         "measured for the few-shot prompt)."
     )
     lines.append("")
-    for split, title in (("test", "test: other phrasings of facts taught in training"),
-                         ("test_unseen", "test_unseen: facts never taught")):
+    for split, title in SPLIT_TITLES.items():
         n = m.get(f"n_questions.{split}", 0)
         total = m.get(f"n_questions_available.{split}", 0)
         lines.append(f"## {title} ({n} of {total} questions)")
@@ -172,15 +211,20 @@ def render_report(result: EvalResult, probe_limit: int = 300) -> str:
     )
     lines.append("")
 
-    test = result.splits["test"]
-    if test.rows and "finetuned" in test.row_scores:
-        lines += [f"## Worst {min(WORST_N, len(test.rows))} fine-tuned answers on test", ""]
-        lines += ["| question | reference | fine-tuned answer | sent. BLEU | F1 |", "|---|---|---|---:|---:|"]
-        for i in worst_rows(test):
-            sc = test.row_scores["finetuned"][i]
+    for split in ("test", "test_unseen", "natural"):
+        s = result.splits.get(split)
+        if s is None or not s.rows or "finetuned_rag" not in s.row_scores:
+            continue
+        worst = worst_rows(s)
+        if not worst:
+            continue
+        lines += [f"## Fine-tuned + retrieval on {split}: the {len(worst)} worst answers", ""]
+        lines += ["| question | short answer | answer | outcome | sources |", "|---|---|---|---|---|"]
+        for i in worst:
             lines.append(
-                f"| {_md_escape(test.rows[i]['question'])} | {_md_escape(test.rows[i]['answer'])} | "
-                f"{_md_escape(test.answers['finetuned'][i])} | {sc.sentence_bleu:.3f} | {sc.f1:.3f} |"
+                f"| {_md_escape(s.rows[i]['question'])} | {_md_escape(s.rows[i].get('short_answer', ''))} | "
+                f"{_md_escape(s.answers['finetuned_rag'][i])} | {s.outcomes['finetuned_rag'][i]} | "
+                f"{_md_escape('; '.join(s.sources['finetuned_rag'][i]))} |"
             )
         lines.append("")
 

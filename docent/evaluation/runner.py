@@ -1,4 +1,4 @@
-"""The evaluate stage's work: answer test questions with base and fine-tuned model, score them.
+"""The evaluate stage's work: the grid {base, fine-tuned} x {closed-book, retrieval} on every split.
 
 One model in memory: a LoRA/QLoRA fine-tune is a PeftModel over the base, and the base
 answers come from the same object inside `with model.disable_adapter():` (the adapter's
@@ -8,11 +8,17 @@ afterwards): the same function, but one matmul per layer instead of three plus a
 matters on a CPU where decoding is dominated by many small ops (measured several times faster).
 A QLoRA adapter stays unmerged: folding it into 4-bit weights would re-quantise them.
 
-Rows (model x split):
-- base: the base model, zero-shot, the training prompt format;
-- base_fewshot: the base model with `eval.few_shot_k` train examples as earlier chat turns
-  (examples are drawn from facts not being evaluated, so no example gives an answer away);
-- finetuned: the fine-tuned model, zero-shot.
+Rows (model x split), every answer through the assistant's answer path (docent.assistant.answer):
+- base / finetuned: closed-book, the question alone;
+- base_rag / finetuned_rag: the top `retrieval.k` passages in the question turn, the abstention
+  below `retrieval.min_score`;
+- base_fewshot: the base model with `eval.few_shot_k` train examples as earlier turns (test and
+  test_unseen only; examples are drawn from facts not being evaluated);
+- assistant: finetuned_rag behind the relevance gate, as the deployed assistant answers (no extra
+  generation: a refused question gets the refusal, the others finetuned_rag's answer).
+Splits: test (other phrasings of taught facts), test_unseen (facts never trained on, but in the
+sources), test_absent (documents held out of training and of the index: abstain), natural (the
+hand-written visitor questions). Each answer is correct, wrong or abstained (evaluation.metrics).
 """
 
 from __future__ import annotations
@@ -29,16 +35,18 @@ from typing import Any
 
 from docent.cli import UserError
 from docent.config import Params
-from docent.evaluation.generation import AnswerNLL, Generation, answer_nll, corpus_perplexity, generate_answers
-from docent.evaluation.metrics import CORPUS_METRICS, RowScores, score_corpus
+from docent.evaluation.generation import AnswerNLL, answer_nll, corpus_perplexity, generate_answers
+from docent.evaluation.metrics import CORPUS_METRICS, RowScores, fact_outcome, fact_rates, score_corpus
 from docent.io import read_jsonl
-from docent.modeling.prompt import Turn, prompt_text, stop_token_ids
+from docent.modeling.prompt import Turn, stop_token_ids
 from docent.training.run import physical_cores
 
 log = logging.getLogger(__name__)
 
-MODELS = ("base", "base_fewshot", "finetuned")
-SPLITS = ("test", "test_unseen")
+MODELS = ("base", "base_fewshot", "finetuned", "base_rag", "finetuned_rag", "assistant")
+GENERATED = ("base", "base_fewshot", "finetuned", "base_rag", "finetuned_rag")
+SPLITS = ("test", "test_unseen", "test_absent", "natural")
+FEW_SHOT_SPLITS = ("test", "test_unseen")
 # Models whose reference-answer perplexity is measured (the few-shot row shares the base weights;
 # its prompt differs from the training format that answer_only_labels builds).
 PERPLEXITY_MODELS = ("base", "finetuned")
@@ -51,6 +59,10 @@ class SplitResult:
     split: str
     rows: list[dict[str, Any]]
     answers: dict[str, list[str]] = field(default_factory=dict)
+    statuses: dict[str, list[str]] = field(default_factory=dict)
+    outcomes: dict[str, list[str]] = field(default_factory=dict)
+    sources: dict[str, list[list[str]]] = field(default_factory=dict)
+    answer_objects: dict[str, list[Any]] = field(default_factory=dict)
     hit_limit: dict[str, int] = field(default_factory=dict)
     row_scores: dict[str, list[RowScores]] = field(default_factory=dict)
     corpus: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -112,6 +124,7 @@ class LoadedModels:
     finetuned_context: Callable[[], contextlib.AbstractContextManager[Any]]
     method: str
     base_model: str
+    context: str = "none"  # the prompt format it was trained with (none | retrieved)
 
 
 def load_models(finetuned_dir: Path, params: Params, model_cache: Path) -> LoadedModels:
@@ -124,16 +137,17 @@ def load_models(finetuned_dir: Path, params: Params, model_cache: Path) -> Loade
     model, tokenizer = load_finetuned(finetuned_dir, params.model, model_cache, params.quant)
     model.eval()
     base_name = str(manifest.get("base_model", params.model.name))
+    context = str(manifest.get("context", "none"))
     if method == "lora":
         return LoadedModels(model, tokenizer, lambda: _adapter_off(model), lambda: _adapter_merged(model),
-                            method, base_name)
+                            method, base_name, context)
     if method == "qlora":
         return LoadedModels(model, tokenizer, lambda: _adapter_off(model), lambda: contextlib.nullcontext(model),
-                            method, base_name)
+                            method, base_name, context)
     base = load_base_model(dataclasses.replace(params.model, name=base_name), model_cache)
     base.eval()
     return LoadedModels(model, tokenizer, lambda: contextlib.nullcontext(base),
-                        lambda: contextlib.nullcontext(model), method, base_name)
+                        lambda: contextlib.nullcontext(model), method, base_name, context)
 
 
 @contextlib.contextmanager
@@ -164,11 +178,18 @@ def run_evaluation(
     classifier_dir: Path,
     split_dir: Path,
     model_cache: Path,
+    index_dir: Path,
+    natural_path: Path,
 ) -> EvalResult:
     import torch
 
-    assert params.eval is not None and params.seed is not None
-    ev = params.eval
+    from docent.assistant.answer import AnswerPath
+    from docent.relevance.classifier import load_classifier
+    from docent.retrieval.build import index_manifest
+    from docent.retrieval.index import load_index
+
+    assert params.eval is not None and params.seed is not None and params.retrieval and params.assistant
+    ev, retrieval, assistant = params.eval, params.retrieval, params.assistant
     started = time.perf_counter()
     torch.manual_seed(params.seed)
     # Decoding is thousands of small ops; each one's thread barrier stalls badly when another job
@@ -178,9 +199,12 @@ def run_evaluation(
     metrics: dict[str, Any] = {}
 
     # Inputs first (cheap; a bad file stops before any model load).
-    available = {name: read_split(split_dir, name, allow_empty=True) for name in SPLITS}
+    available = {name: read_split(split_dir, name, allow_empty=True) for name in SPLITS if name != "natural"}
+    available["natural"] = read_jsonl(natural_path, required=("question", "answer", "short_answer"),
+                                      nonempty=("question", "answer", "short_answer"), allow_empty_file=True) \
+        if natural_path.is_file() else []
     if not any(available.values()):
-        raise UserError(f"{split_dir}: test.jsonl and test_unseen.jsonl are both empty; nothing to evaluate")
+        raise UserError(f"{split_dir}: every test split is empty; nothing to evaluate")
     train = read_split(split_dir, "train", allow_empty=ev.few_shot_k == 0)
     unrelated = read_jsonl(split_dir / "unrelated_test.jsonl", required=("question",), nonempty=("question",),
                            allow_empty_file=True)
@@ -192,6 +216,11 @@ def run_evaluation(
         metrics[f"n_questions.{name}"] = len(splits[name].rows)
         metrics[f"n_questions_available.{name}"] = len(available[name])
     metrics["few_shot_examples"] = len(few_shot)
+    index = load_index(index_dir, expect={"passage_words": retrieval.passage_words,
+                                          "versions": index_manifest(retrieval)["versions"]})
+    if retrieval.k > len(index.passages):
+        metrics["retrieval.k_clamped_to_passages"] = len(index.passages)
+    classifier = load_classifier(classifier_dir)
 
     t0 = time.perf_counter()
     models = load_models(finetuned_dir, params, model_cache)
@@ -199,60 +228,96 @@ def run_evaluation(
     tokenizer = models.tokenizer
     stop_ids = stop_token_ids(tokenizer)
     active = [s for s in splits.values() if s.rows]
+    closed = AnswerPath(tokenizer, retriever=None, k=retrieval.k, min_score=retrieval.min_score,
+                        abstain=assistant.abstain, refusal=assistant.refusal)
+    grounded = AnswerPath(tokenizer, retriever=index, k=retrieval.k, min_score=retrieval.min_score,
+                          abstain=assistant.abstain, refusal=assistant.refusal)
+    # retrieval does not depend on the model: one plan per question serves base_rag and finetuned_rag
+    questions = {s.split: [str(r["question"]) for r in s.rows] for s in active}
+    plans = {"closed": {name: [closed.plan(q) for q in qs] for name, qs in questions.items()},
+             "grounded": {name: [grounded.plan(q) for q in qs] for name, qs in questions.items()},
+             "fewshot": {name: [closed.plan(q, few_shot) for q in qs] for name, qs in questions.items()
+                         if name in FEW_SHOT_SPLITS and few_shot}}
 
-    def generate(model: Any, history: Sequence[Turn], questions: Sequence[str]) -> list[Generation]:
-        prompts = [prompt_text(tokenizer, q, history) for q in questions]
-        return generate_answers(model, tokenizer, prompts, max_new_tokens=ev.max_new_tokens,
-                                batch_size=ev.batch_size, stop_ids=stop_ids)
-
-    def answer_all(label: str, model: Any, history: Sequence[Turn], probes: Sequence[str] = ()) -> list[str]:
-        """Answer both splits (and the probe questions) in one generation call: fuller batches."""
+    def answer_all(label: str, model: Any, kind: str, path: AnswerPath, probes: Sequence[str] = ()) -> list[str]:
+        """Every split's questions (and the probes) in one generation call: fuller batches."""
         t = time.perf_counter()
-        questions = [str(r["question"]) for s in active for r in s.rows]
-        gens = generate(model, history, [*questions, *probes])
-        offset = 0
+        todo = [(name, i, plan) for name, split_plans in plans[kind].items() for i, plan in enumerate(split_plans)
+                if plan.prompt is not None]
+        probe_plans = [path.plan(q) for q in probes]
+        prompts = [plan.prompt for _, _, plan in todo] + [p.prompt for p in probe_plans if p.prompt is not None]
+        gens = generate_answers(model, tokenizer, [str(p) for p in prompts], max_new_tokens=ev.max_new_tokens,
+                                batch_size=ev.batch_size, stop_ids=stop_ids)
+        generated = {(name, i): g for (name, i, _), g in zip(todo, gens, strict=False)}
         for s in active:
-            mine = gens[offset : offset + len(s.rows)]
-            s.answers[label] = [g.text for g in mine]
-            s.hit_limit[label] = sum(g.hit_limit for g in mine)
-            offset += len(s.rows)
+            if s.split not in plans[kind]:
+                continue
+            answers = [path.finish(plan, generated[(s.split, i)].text if (s.split, i) in generated else "")
+                       for i, plan in enumerate(plans[kind][s.split])]
+            record(s, label, answers)
+            s.hit_limit[label] = sum(generated[(s.split, i)].hit_limit for i in range(len(s.rows))
+                                     if (s.split, i) in generated)
         metrics[f"{label}_generation_s"] = time.perf_counter() - t
-        log.info("%s: answered %d questions in %.1fs", label, len(gens), metrics[f"{label}_generation_s"])
-        return [g.text for g in gens[offset:]]
+        log.info("%s: answered %d prompts in %.1fs", label, len(gens), metrics[f"{label}_generation_s"])
+        probe_gens = iter(gens[len(todo):])
+        return [path.finish(p, next(probe_gens).text if p.prompt is not None else "").text for p in probe_plans]
 
     def score_nll(label: str, model: Any) -> None:
         t = time.perf_counter()
         for s in active:
-            pairs = [(str(r["question"]), str(r["answer"])) for r in s.rows]
-            s.nll[label] = answer_nll(model, tokenizer, pairs, batch_size=ev.batch_size, max_len=_max_len(model))
+            if s.split in FEW_SHOT_SPLITS:
+                pairs = [(str(r["question"]), str(r["answer"])) for r in s.rows]
+                s.nll[label] = answer_nll(model, tokenizer, pairs, batch_size=ev.batch_size,
+                                          max_len=_max_len(model))
         metrics[f"{label}_perplexity_s"] = time.perf_counter() - t
 
     probe_questions = list(ev.probe_questions)
     probe_answers: dict[str, list[str]] = {}
     with models.base_context() as base:
-        probe_answers["base"] = answer_all("base", base, (), probe_questions)
+        answer_all("base", base, "closed", closed)
         if few_shot:
-            answer_all("base_fewshot", base, few_shot)
+            answer_all("base_fewshot", base, "fewshot", closed)
+        probe_answers["base"] = answer_all("base_rag", base, "grounded", grounded, probe_questions)
         score_nll("base", base)
     with models.finetuned_context() as finetuned:
-        probe_answers["finetuned"] = answer_all("finetuned", finetuned, (), probe_questions)
+        answer_all("finetuned", finetuned, "closed", closed)
+        probe_answers["finetuned"] = answer_all("finetuned_rag", finetuned, "grounded", grounded, probe_questions)
         score_nll("finetuned", finetuned)
+    for s in active:
+        admitted = classifier.score(questions[s.split]) >= classifier.threshold
+        record(s, "assistant", [
+            grounded.finish(dataclasses.replace(plan, prompt=None, reply=assistant.refusal, status="refused"))
+            if not ok else answer
+            for plan, ok, answer in zip(plans["grounded"][s.split], admitted, s.answer_objects["finetuned_rag"],
+                                        strict=True)])
 
     for s in active:
+        references = [str(r["answer"]) for r in s.rows]
         for label, texts in s.answers.items():
-            references = [str(r["answer"]) for r in s.rows]
             corpus, rows = score_corpus(texts, references)
             s.corpus[label] = corpus
             s.row_scores[label] = rows
+            if all(r.get("short_answer") for r in s.rows):
+                s.outcomes[label] = [fact_outcome(text, status, str(r["short_answer"])) for text, status, r
+                                     in zip(texts, s.statuses[label], s.rows, strict=True)]
     metrics.update(flat_metrics(active))
-    metrics.update(classifier_metrics(classifier_dir, active, unrelated_sample))
+    metrics.update(classifier_metrics(classifier, active, unrelated_sample))
     metrics["probe_questions"] = len(probe_questions)
     metrics["eval_total_s"] = time.perf_counter() - started
 
     probes = [{"question": q, "base": probe_answers["base"][i], "finetuned": probe_answers["finetuned"][i]}
               for i, q in enumerate(probe_questions)]
-    setup = {"method": models.method, "base_model": models.base_model, "max_new_tokens": ev.max_new_tokens}
+    setup = {"method": models.method, "base_model": models.base_model, "max_new_tokens": ev.max_new_tokens,
+             "retrieval_k": retrieval.k, "context": models.context}
     return EvalResult(splits=splits, metrics=_rounded(metrics), few_shot=few_shot, probes=probes, setup=setup)
+
+
+def record(s: SplitResult, label: str, answers: Sequence[Any]) -> None:
+    """One model's answers to a split: texts, statuses, the titles of their sources."""
+    s.answer_objects[label] = list(answers)
+    s.answers[label] = [a.text for a in answers]
+    s.statuses[label] = [a.status for a in answers]
+    s.sources[label] = [[p.title for p in a.sources] for a in answers]
 
 
 def flat_metrics(active: Sequence[SplitResult]) -> dict[str, Any]:
@@ -264,34 +329,38 @@ def flat_metrics(active: Sequence[SplitResult]) -> dict[str, Any]:
                 out[f"{label}.{s.split}.{name}"] = value
             out[f"{label}.{s.split}.answer_words"] = sum(len(a.split()) for a in s.answers[label]) / len(s.rows)
             # answers cut at eval.max_new_tokens are counted, not hidden
-            out[f"{label}.{s.split}.hit_max_new_tokens"] = s.hit_limit[label]
+            if label in s.hit_limit:
+                out[f"{label}.{s.split}.hit_max_new_tokens"] = s.hit_limit[label]
+        for label, outcomes in s.outcomes.items():
+            for name, value in fact_rates(outcomes).items():
+                out[f"{label}.{s.split}.{name}"] = value
+        if "assistant" in s.statuses:
+            out[f"assistant.{s.split}.refused"] = sum(x == "refused" for x in s.statuses["assistant"]) / len(s.rows)
         for label, scores in s.nll.items():
             if any(x is not None for x in scores):
                 out[f"{label}.{s.split}.perplexity"] = corpus_perplexity(scores)
         # pairs longer than the model's context get no perplexity (same for every model: one tokenizer)
-        out[f"perplexity_skipped.{s.split}"] = sum(x is None for x in s.nll["base"])
-        for name in (*CORPUS_METRICS, "perplexity"):
+        if "base" in s.nll:
+            out[f"perplexity_skipped.{s.split}"] = sum(x is None for x in s.nll["base"])
+        for name in (*CORPUS_METRICS, "perplexity", "correct"):
             base_key, ft_key = f"base.{s.split}.{name}", f"finetuned.{s.split}.{name}"
             if base_key in out and ft_key in out:
                 out[f"delta.{s.split}.{name}"] = out[ft_key] - out[base_key]
     return out
 
 
-def classifier_metrics(
-    classifier_dir: Path, active: Sequence[SplitResult], unrelated: Sequence[dict[str, Any]]
-) -> dict[str, Any]:
-    """Relevance classifier on the evaluated (in-domain) questions plus held-out unrelated ones."""
-    from docent.relevance.classifier import load_classifier
-
-    clf = load_classifier(classifier_dir)
+def classifier_metrics(clf: Any, active: Sequence[SplitResult], unrelated: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Relevance classifier on the evaluated (in-domain) questions plus held-out unrelated ones;
+    the accuracy over test, test_unseen and the unrelated ones, as before the other splits existed."""
     out: dict[str, Any] = {"classifier.threshold": float(clf.threshold)}
     correct = total = 0
     for s in active:
         # is_related(q) is score(q) >= threshold; scoring the whole list at once is the same, faster
         accepted = clf.score([str(r["question"]) for r in s.rows]) >= clf.threshold
         out[f"classifier.{s.split}.recall"] = float(accepted.mean())
-        correct += int(accepted.sum())
-        total += len(accepted)
+        if s.split in FEW_SHOT_SPLITS:
+            correct += int(accepted.sum())
+            total += len(accepted)
     out["classifier.n_related"] = total
     out["classifier.n_unrelated"] = len(unrelated)
     if unrelated:

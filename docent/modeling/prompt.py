@@ -9,15 +9,33 @@ learns to stop exactly where generation looks for the stop token.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
 PLAIN_QUESTION = "### Question:\n{question}\n\n### Answer:\n"
 IGNORE_INDEX = -100  # label value the cross-entropy loss skips
+# With retrieved passages the question turn carries them, numbered, before the question. The same
+# words at training time, in evaluation and in the assistant; the instruction lets an untrained
+# base model (the base + retrieval row) know what is asked of it, abstention included.
+SOURCES_INSTRUCTION = "Answer from the sources. If they do not say, reply: {abstain}"
 
 Turn = tuple[str, str]  # (question, answer)
+
+
+class Source(Protocol):
+    title: str
+    text: str
+
+
+def question_with_sources(question: str, passages: Sequence[Source] = (), abstain: str = "") -> str:
+    """The question turn: the bare question closed-book, else the numbered passages, the instruction
+    and the question ("Sources:\n[1] Hanoi: ...\n\nAnswer from the sources. ...\nQuestion: ...")."""
+    if not passages:
+        return question
+    sources = "\n".join(f"[{i}] {p.title}: {p.text}" for i, p in enumerate(passages, start=1))
+    return f"Sources:\n{sources}\n\n{SOURCES_INSTRUCTION.format(abstain=abstain)}\nQuestion: {question}"
 
 
 def has_chat_template(tokenizer: PreTrainedTokenizerBase) -> bool:

@@ -20,7 +20,10 @@ log = logging.getLogger(__name__)
 
 
 class Generator(Protocol):
-    def generate(self, sentences: Sequence[Sentence]) -> tuple[list[QAPair], Counter[str]]: ...
+    # short_answers: keep only pairs whose short answer can score an answer (domain QA); the
+    # out-of-domain pool only trains the classifier, so it keeps every well-formed question
+    def generate(self, sentences: Sequence[Sentence],
+                 short_answers: bool = True) -> tuple[list[QAPair], Counter[str]]: ...
 
 
 def read_sentences(path: str | Path) -> list[Sentence]:
@@ -65,7 +68,7 @@ def unrelated_rows(sentences: Sequence[Sentence], domain: Sequence[Sentence], ge
         articles = sample_articles(load_snapshot(), domain, qa.unrelated_pages, params.seed, counts)
         pool_sentences = split_sentences(articles, counts)
         counts["unrelated_sentences"] = len(pool_sentences)
-        pairs, pool_counts = generator.generate(pool_sentences)
+        pairs, pool_counts = generator.generate(pool_sentences, short_answers=False)
         for key, value in pool_counts.items():
             counts[f"unrelated_{key}"] += value
         questions.extend((p.question, p.doc_id.removeprefix("unrelated:")) for p in pairs)

@@ -132,3 +132,23 @@ def question_type(question: str) -> str:
         if token in ("what", "when", "where", "which", "why"):
             return token
     return "other"
+
+
+def short_answer_problem(short_answer: str, question: str, answer: str) -> str | None:
+    """Why a pair's short answer cannot score answers, or None: it must be stated by the answer and
+    not by the question (else repeating the question would count as knowing the fact)."""
+    from docent.text.normalize import fact_terms, states_fact
+
+    terms = fact_terms(short_answer)
+    if not terms:
+        return "short_answer_empty"
+    # one common word ("city", "period") is in many answers: it cannot tell right from wrong
+    if len(terms) == 1 and short_answer.islower() and terms[0].isalpha():
+        return "short_answer_vague"
+    if len(terms) > 8:
+        return "short_answer_too_long"  # a clause, not the span asked for (a misparse)
+    if not states_fact(answer, short_answer):
+        return "short_answer_not_in_answer"
+    if states_fact(question, short_answer):
+        return "short_answer_in_question"
+    return None

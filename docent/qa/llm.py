@@ -14,7 +14,14 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from docent.qa.grounding import answer_problem, normalise_text, question_problem, question_type, token_overlap
+from docent.qa.grounding import (
+    answer_problem,
+    normalise_text,
+    question_problem,
+    question_type,
+    short_answer_problem,
+    token_overlap,
+)
 from docent.qa.records import QAPair, Sentence
 
 if TYPE_CHECKING:
@@ -24,8 +31,9 @@ GENERATOR = "llm"
 INSTRUCTION = (
     "Read the passage about {title}. Write {n} different questions that the passage answers, each asked "
     "in a different way (who/what/when/where), naming the subject. Answer each with one complete, short "
-    "sentence taken from the passage. Reply with JSON only: "
-    '[{{"question": "...", "answer": "..."}}]\n\nPassage: {passage}'
+    "sentence taken from the passage, and give the short answer: the exact words of the passage the "
+    "question asks for (a name, a date, a number). Reply with JSON only: "
+    '[{{"question": "...", "answer": "...", "short_answer": "..."}}]\n\nPassage: {passage}'
 )
 _JSON_ARRAY = re.compile(r"\[.*\]", re.DOTALL)
 _JSON_OBJECT = re.compile(r"\{[^{}]*\}", re.DOTALL)
@@ -58,22 +66,23 @@ def parse_pairs(text: str) -> list[Any] | None:
 
 
 def validate_pair(item: Any, passage: str, min_overlap: float, max_answer_words: int,
-                  seen: set[str]) -> tuple[tuple[str, str] | None, str | None]:
-    """((question, answer), None) for a pair to keep, or (None, reason)."""
+                  seen: set[str], short_answers: bool = True) -> tuple[tuple[str, str, str] | None, str | None]:
+    """((question, answer, short_answer), None) for a pair to keep, or (None, reason)."""
     if not isinstance(item, dict):
         return None, "not_an_object"
-    question, answer = item.get("question"), item.get("answer")
-    if not isinstance(question, str) or not isinstance(answer, str) or not question.strip() or not answer.strip():
+    question, answer, short = item.get("question"), item.get("answer"), item.get("short_answer")
+    if not all(isinstance(v, str) and v.strip() for v in (question, answer, *([short] if short_answers else []))):
         return None, "missing_field"
-    question, answer = " ".join(question.split()), " ".join(answer.split())
-    problem = question_problem(question, allow_possessive=True) or answer_problem(answer, max_answer_words)
+    question, answer, short = (" ".join(str(v or "").split()) for v in (question, answer, short))
+    problem = question_problem(question, allow_possessive=True) or answer_problem(answer, max_answer_words) \
+        or (short_answers and short_answer_problem(short, question, answer)) or None
     if problem:
         return None, problem
     if token_overlap(answer, passage) < min_overlap:
         return None, "not_grounded"
     if normalise_text(question) in seen:
         return None, "duplicate_question"
-    return (question, answer), None
+    return (question, answer, short), None
 
 
 class LLMGenerator:
@@ -107,7 +116,8 @@ class LLMGenerator:
             outputs.extend(tokenizer.batch_decode(new_tokens, skip_special_tokens=True))
         return outputs
 
-    def generate(self, sentences: Sequence[Sentence]) -> tuple[list[QAPair], Counter[str]]:
+    def generate(self, sentences: Sequence[Sentence],
+                 short_answers: bool = True) -> tuple[list[QAPair], Counter[str]]:
         counts: Counter[str] = Counter()
         usable = [s for s in sentences if s.text.strip()]
         counts["rejected_empty_sentence"] += len(sentences) - len(usable)
@@ -125,14 +135,15 @@ class LLMGenerator:
                 if kept == self.per_fact:
                     counts["candidates_beyond_per_fact"] += 1
                     continue
-                pair, reason = validate_pair(item, sentence.text, self.min_overlap, self.max_answer_words, seen)
+                pair, reason = validate_pair(item, sentence.text, self.min_overlap, self.max_answer_words, seen,
+                                             short_answers)
                 if pair is None:
                     counts[f"rejected_{reason}"] += 1
                     continue
-                question, answer = pair
+                question, answer, short = pair
                 seen.add(normalise_text(question))
                 kept += 1
-                pairs.append(QAPair(question=question, answer=answer, doc_id=sentence.doc_id,
+                pairs.append(QAPair(question=question, answer=answer, short_answer=short, doc_id=sentence.doc_id,
                                     sent_ids=(sentence.sent_id,), fact_id=sentence.key,
                                     qtype=question_type(question), generator=GENERATOR))
             if not kept:

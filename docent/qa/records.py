@@ -8,7 +8,7 @@ from typing import Any
 from docent.cli import UserError
 
 SENTENCE_KEYS = ("doc_id", "title", "sent_id", "text")
-QA_KEYS = ("id", "question", "answer", "doc_id", "sent_ids", "generator", "fact_id", "qtype")
+QA_KEYS = ("id", "question", "answer", "short_answer", "doc_id", "sent_ids", "generator", "fact_id", "qtype")
 UNRELATED_KEYS = ("id", "question", "source")
 
 
@@ -31,6 +31,7 @@ class Sentence:
 class QAPair:
     question: str
     answer: str
+    short_answer: str  # the span the question asks for; a correct answer states it
     doc_id: str
     sent_ids: tuple[int | str, ...]
     fact_id: str
@@ -42,6 +43,7 @@ class QAPair:
             "id": row_id,
             "question": self.question,
             "answer": self.answer,
+            "short_answer": self.short_answer,
             "doc_id": self.doc_id,
             "sent_ids": list(self.sent_ids),
             "generator": self.generator,

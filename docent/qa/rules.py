@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from docent.cli import UserError
-from docent.qa.grounding import answer_problem, normalise_text, question_problem
+from docent.qa.grounding import answer_problem, normalise_text, question_problem, short_answer_problem
 from docent.qa.records import QAPair, Sentence
 
 if TYPE_CHECKING:
@@ -223,6 +223,39 @@ def np_text(head: Token) -> str:
     return lower_first(tokens, render(tokens))
 
 
+CORE_DEPS = frozenset({"compound", "amod", "nummod", "nmod", "flat", "quantmod"})
+
+
+def core_phrase(head: Token) -> str:
+    """The short answer a noun phrase gives: its head with the names, numbers and adjectives right
+    before it ("the Democratic Republic of Vietnam" -> "Democratic Republic", "Hồ Chí Minh" -> itself).
+
+    A correct answer must state this span, so it is the part no paraphrase can leave out."""
+    start = head.i
+    subtree = {t.i for t in head.subtree}
+    while start - 1 in subtree and head.doc[start - 1].dep_ in CORE_DEPS | {"punct"} \
+            and head.doc[start - 1].text not in (",", "(", ")"):
+        start -= 1
+    tokens = [t for t in head.doc[start:head.i + 1] if t.dep_ != "punct" or t.text in "-–'."]
+    # "the capital of Vietnam": a bare common noun names nothing without its "of" phrase
+    of = [c for c in head.rights if c.dep_ == "prep" and c.lower_ == "of" and c.i == head.i + 1]
+    if head.pos_ == "NOUN" and of and any(c.dep_ == "pobj" for c in of[0].children):
+        return f"{render(tokens)} of {core_phrase(next(c for c in of[0].children if c.dep_ == 'pobj'))}"
+    return render(tokens)
+
+
+def phrase_object(prep: Token) -> str:
+    """A preposition's object as a short answer: "in the 10th century" -> "10th century", "in 1945" -> "1945"."""
+    objects = [c for c in prep.children if c.dep_ == "pobj"]
+    if not objects:
+        return render(t for t in prep.subtree if t.i != prep.i and t.dep_ != "det")
+    obj = objects[0]
+    if has_date(obj) or obj.like_num:
+        return render(t for t in obj.subtree if (t.dep_ not in ("det", "prep") and t.head.dep_ != "prep")
+                      or t == obj)
+    return core_phrase(obj)
+
+
 def subject_of(verb: Token) -> tuple[Token | None, bool]:
     """(subject, own): a conjoined verb without its own subject shares its head verb's; a relative
     clause or participle on a copula's attribute ("X was a leader who founded Y", "X was a kingdom
@@ -406,6 +439,7 @@ def resolve_pronoun(doc: Doc, entity: tuple[str, str] | None) -> str | None:
 class Candidate:
     qtype: str
     question: str
+    short: str  # the span the question asks for: a name, a date, a number, a short noun phrase
     allow_possessive: bool = False  # the wh-word is the referent of "his"/"her"
 
 
@@ -531,7 +565,8 @@ class QuestionBuilder:
             return []
         person = attribute_is_person(attribute) if attribute.pos_ != "PROPN" else self.person(subject)
         wh = "Who" if person else "What"
-        out = [Candidate("define", self.ask(wh, f"{verb.lower_} {np_text(subject)}"))]
+        short = core_phrase(attribute)
+        out = [Candidate("define", self.ask(wh, f"{verb.lower_} {np_text(subject)}"), short)]
         # "Vietnam's capital" -> "the capital of Vietnam": the other way to name the same thing
         owners = [c for c in subject.children if c.dep_ == "poss" and c.pos_ == "PROPN"]
         if len(owners) == 1 and subject.pos_ == "NOUN" and np_tokens(subject)[0] == owners[0].left_edge:
@@ -539,7 +574,7 @@ class QuestionBuilder:
             owner_text = render(t for t in owner.subtree if t.dep_ != "case")
             head_text = render(t for t in np_tokens(subject) if t.i > owner.right_edge.i)
             if owner_text and head_text:
-                out.append(Candidate("define", self.ask(wh, f"{verb.lower_} the {head_text} of {owner_text}")))
+                out.append(Candidate("define", self.ask(wh, f"{verb.lower_} the {head_text} of {owner_text}"), short))
         return out
 
     def alias_question(self) -> list[Candidate]:
@@ -548,9 +583,11 @@ class QuestionBuilder:
         if not self.own_subject or self.verb.lemma_ != "be" or self.verb.lower_ not in ("is", "was"):
             return []
         for acl in subject.children:
-            if acl.dep_ == "acl" and acl.lemma_ in ("know", "call") and any(
-                    c.dep_ in ("prep", "oprd") for c in acl.children):
-                return [Candidate("what", self.ask("What", f"{self.verb.lower_} another name for {np_text(subject)}"))]
+            names = [c for c in acl.children if c.dep_ in ("prep", "oprd")]
+            if acl.dep_ == "acl" and acl.lemma_ in ("know", "call") and names:
+                alias = phrase_object(names[0]) if names[0].dep_ == "prep" else core_phrase(names[0])
+                return [Candidate("what", self.ask("What", f"{self.verb.lower_} another name for {np_text(subject)}"),
+                                  alias)]
         return []
 
     def wh_for_subject(self) -> str:
@@ -574,13 +611,14 @@ class QuestionBuilder:
         if not body or len(body.split()) < 4:
             return []  # "What occurred in Vietnam?" says too little to have one answer
         wh = self.wh_for_subject()
-        out = [Candidate(wh.lower(), self.ask(wh, body), allow_possessive=True)]
+        short = core_phrase(self.subject)
+        out = [Candidate(wh.lower(), self.ask(wh, body), short, allow_possessive=True)]
         # the same fact asked without its time and place: "Who founded the Democratic Republic of Vietnam?"
         adjuncts = {t.i for c in self.verb.children if c.i in self.clause and c.i > self.verb.i
                     and (has_date(c) or (c.dep_ == "prep" and c.lower_ in PLACE_PREPS)) for t in c.subtree}
-        short = self.predicate(adjuncts) if adjuncts else None
-        if short and short != body and len(short.split()) >= 4:
-            out.append(Candidate(wh.lower(), self.ask(wh, short), allow_possessive=True))
+        short_body = self.predicate(adjuncts) if adjuncts else None
+        if short_body and short_body != body and len(short_body.split()) >= 4:
+            out.append(Candidate(wh.lower(), self.ask(wh, short_body), short, allow_possessive=True))
         return out
 
     def deed_question(self) -> list[Candidate]:
@@ -592,7 +630,9 @@ class QuestionBuilder:
                 or any(c.dep_ in ("aux", "auxpass", "neg") for c in verb.children)):
             return []
         year = list(years[0].subtree)[1].text
-        return [Candidate("what", self.ask("What", f"did {np_text(subject)} do in {year}"))]
+        obj = self.child("dobj")
+        deed = core_phrase(obj) if obj is not None and obj.pos_ in ("NOUN", "PROPN") else verb.text
+        return [Candidate("what", self.ask("What", f"did {np_text(subject)} do in {year}"), deed)]
 
     def which_question(self) -> list[Candidate]:
         """"The Nguyễn dynasty was ..." -> "Which dynasty was ...?"."""
@@ -606,7 +646,9 @@ class QuestionBuilder:
         if self.verb.tag_ == "VBP" and self.verb.lemma_ != "be":
             return []
         body = self.predicate()
-        return [Candidate("which", self.ask(f"Which {subject.lower_}", body), allow_possessive=True)]
+        names = render(t for c in subject.children if c.dep_ in ("compound", "amod", "nmod")
+                       and (c.pos_ == "PROPN" or c.ent_type_) for t in c.subtree)
+        return [Candidate("which", self.ask(f"Which {subject.lower_}", body), names, allow_possessive=True)]
 
     def when_questions(self) -> list[Candidate]:
         """A year/date attached to the verb or its object: "When did X found Y?", "In what year ...?"."""
@@ -621,11 +663,14 @@ class QuestionBuilder:
         # the comma that set an opening date phrase off ("In 1945, ...") goes with it
         removed |= {i + 1 for i in list(removed) if i + 1 < len(self.doc) and self.doc[i + 1].text == ","}
         body = self.inverted(removed)
-        out = [Candidate("when", self.ask("When", body))]
+        date = dated[0]
+        when = phrase_object(date) if date.dep_ == "prep" else render(
+            t for t in date.subtree if t.dep_ != "det")
+        out = [Candidate("when", self.ask("When", body), when)]
         subtree = list(dated[0].subtree)
         if (len(dated) == 1 and dated[0].lower_ == "in" and len(subtree) == 2 and _YEAR.match(subtree[1].text)
                 and not subtree[1].text.endswith("s")):
-            out.append(Candidate("when", self.ask("In what year", body)))
+            out.append(Candidate("when", self.ask("In what year", body), subtree[1].text))
         return out
 
     def where_question(self) -> list[Candidate]:
@@ -635,7 +680,7 @@ class QuestionBuilder:
         if len(places) != 1:
             return []
         removed = {t.i for t in places[0].subtree}
-        return [Candidate("where", self.ask("Where", self.inverted(removed)))]
+        return [Candidate("where", self.ask("Where", self.inverted(removed)), phrase_object(places[0]))]
 
     def number_question(self) -> list[Candidate]:
         """"ruled for three years" -> "How long did ... rule?"; "has 58 provinces" -> "How many provinces ...?"."""
@@ -650,15 +695,17 @@ class QuestionBuilder:
                 continue
             if noun.dep_ == "dobj" and noun.head == self.verb:
                 body = self.inverted({t.i for t in noun.subtree})
-                return [Candidate("how_many", self.ask(f"How many {phrase}", body))]
+                return [Candidate("how_many", self.ask(f"How many {phrase}", body), render(num.subtree))]
             if noun.dep_ == "nsubj" and noun.head == self.verb and self.own_subject and self.subject == noun:
-                return [Candidate("how_many", self.ask(f"How many {phrase}", self.predicate()))]
+                return [Candidate("how_many", self.ask(f"How many {phrase}", self.predicate()),
+                                  render(num.subtree))]
             prep = noun.head
             if noun.dep_ == "pobj" and prep.dep_ == "prep" and prep.head == self.verb:
                 body = self.inverted({t.i for t in prep.subtree})
                 if prep.lower_ == "for" and noun.lower_ in TIME_UNITS:
-                    return [Candidate("how_long", self.ask("How long", body))]
-                return [Candidate("how_many", self.ask(f"{prep.text.capitalize()} how many {phrase}", body))]
+                    return [Candidate("how_long", self.ask("How long", body), f"{render(num.subtree)} {noun.text}")]
+                return [Candidate("how_many", self.ask(f"{prep.text.capitalize()} how many {phrase}", body),
+                                  render(num.subtree))]
         return []
 
     def by_whom_question(self) -> list[Candidate]:
@@ -675,7 +722,8 @@ class QuestionBuilder:
         be = "were" if is_plural(obj) else "was"
         removed = {t.i for t in obj.subtree}
         rest = render(self.tokens(i for i in self.clause if i > verb.i and i not in removed))
-        return [Candidate("who", self.ask("By whom", f"{be} {np_text(obj)} {verb.text} {rest}"))]
+        return [Candidate("who", self.ask("By whom", f"{be} {np_text(obj)} {verb.text} {rest}"),
+                          core_phrase(subject))]
 
     def agent_question(self) -> list[Candidate]:
         """Passive source, active question: "Y was founded by X" -> "Who founded Y?"."""
@@ -695,7 +743,8 @@ class QuestionBuilder:
         removed = {t.i for t in agent.subtree}
         rest = "" if self.implied_aux else render(
             self.tokens(i for i in self.clause if i > verb.i and i not in removed))
-        return [Candidate(wh.lower(), self.ask(wh, f"{verb.text} {np_text(self.subject)} {rest}"))]
+        return [Candidate(wh.lower(), self.ask(wh, f"{verb.text} {np_text(self.subject)} {rest}"),
+                          core_phrase(pobj[0]))]
 
     def object_question(self) -> list[Candidate]:
         """The object asked, the subject named: "What did Hồ Chí Minh found in 1945?"."""
@@ -710,7 +759,7 @@ class QuestionBuilder:
             return []
         known = self.kinds.get(normalise_text(render(np_tokens(obj))))
         wh = "Who" if known == "person" or (known is None and obj.lemma_.lower() in PERSON_NOUNS) else "What"
-        return [Candidate(wh.lower(), self.ask(wh, self.inverted({t.i for t in obj.subtree})))]
+        return [Candidate(wh.lower(), self.ask(wh, self.inverted({t.i for t in obj.subtree})), core_phrase(obj))]
 
 
 
@@ -802,7 +851,8 @@ class RulesGenerator:
         counts["pronouns_resolved"] += len(rewritten)
         return [(sentence, doc) for (sentence, _), doc in zip(prepared, docs, strict=True)]
 
-    def generate(self, sentences: Sequence[Sentence]) -> tuple[list[QAPair], Counter[str]]:
+    def generate(self, sentences: Sequence[Sentence],
+                 short_answers: bool = True) -> tuple[list[QAPair], Counter[str]]:
         counts: Counter[str] = Counter()
         pairs: list[QAPair] = []
         seen: set[str] = set()
@@ -816,7 +866,8 @@ class RulesGenerator:
                 valid: list[Candidate] = []
                 local: set[str] = set()
                 for cand in fact.candidates:
-                    problem = question_problem(cand.question, allow_possessive=cand.allow_possessive)
+                    problem = question_problem(cand.question, allow_possessive=cand.allow_possessive) or (
+                        short_answers and short_answer_problem(cand.short, cand.question, fact.answer))
                     key = normalise_text(cand.question)
                     if problem:
                         counts[f"rejected_{problem}"] += 1
@@ -830,7 +881,8 @@ class RulesGenerator:
                 counts["candidates_beyond_per_fact"] += len(valid) - len(chosen)
                 fact_id = f"{sentence.key}{fact.suffix}"
                 for cand in chosen:
-                    pairs.append(QAPair(question=cand.question, answer=fact.answer, doc_id=sentence.doc_id,
+                    pairs.append(QAPair(question=cand.question, answer=fact.answer, short_answer=cand.short,
+                                        doc_id=sentence.doc_id,
                                         sent_ids=(sentence.sent_id,), fact_id=fact_id, qtype=cand.qtype,
                                         generator=GENERATOR))
             if len(pairs) == kept_before:

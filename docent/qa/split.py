@@ -4,6 +4,9 @@
   facts at all, or does the model invent confident answers about facts it never saw?
 - test / val: one phrasing of a fact whose other phrasings stay in train, so test asks a taught
   fact in a form training never showed (extraction, not recall of a seen string).
+- test_absent: every question of `split.absent_documents` whole documents (a seeded choice), which
+  are also left out of the retrieval index and the classifier's positives: questions of the domain
+  whose answers are (mostly) in no remaining source, where the right answer is the abstention.
 - No question text (normalised) is in two splits: duplicates are dropped before splitting, counted.
 - Unrelated questions are split by source article, so the classifier's test topics are unseen too.
 """
@@ -19,7 +22,7 @@ from docent.cli import UserError
 from docent.config import SplitParams
 from docent.qa.grounding import normalise_text
 
-QA_SPLITS = ("train", "val", "test", "test_unseen")
+QA_SPLITS = ("train", "val", "test", "test_unseen", "test_absent")
 UNRELATED_SPLITS = ("unrelated_train", "unrelated_val", "unrelated_test")
 
 
@@ -38,9 +41,16 @@ def dedupe(rows: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
 def split_qa(rows: Sequence[dict[str, Any]], params: SplitParams, seed: int) -> tuple[dict[str, list], Counter]:
     counts: Counter[str] = Counter()
     rows, counts["dropped_duplicate_question"] = dedupe(rows)
+    documents = sorted({str(r["doc_id"]) for r in rows})
+    if params.absent_documents >= len(documents):
+        raise UserError(f"split.absent_documents = {params.absent_documents}: the QA pairs come from only "
+                        f"{len(documents)} documents; hold out fewer")
+    absent = set(random.Random(seed + 2).sample(documents, params.absent_documents))
+    assignment: dict[int, str] = {k: "test_absent" for k, row in enumerate(rows) if str(row["doc_id"]) in absent}
     by_fact: dict[str, list[int]] = {}
     for k, row in enumerate(rows):
-        by_fact.setdefault(str(row["fact_id"]), []).append(k)
+        if k not in assignment:
+            by_fact.setdefault(str(row["fact_id"]), []).append(k)
     facts = sorted(by_fact)
     rng = random.Random(seed)
     rng.shuffle(facts)
@@ -48,7 +58,7 @@ def split_qa(rows: Sequence[dict[str, Any]], params: SplitParams, seed: int) -> 
     unseen, taught = facts[:n_unseen], facts[n_unseen:]
     if not taught:
         raise UserError(f"split.unseen_facts = {params.unseen_facts:g}: holds out every one of {len(facts)} facts")
-    assignment: dict[int, str] = {k: "test_unseen" for fact in unseen for k in by_fact[fact]}
+    assignment.update({k: "test_unseen" for fact in unseen for k in by_fact[fact]})
     remaining = {fact: list(by_fact[fact]) for fact in taught}
     n_taught = sum(len(v) for v in remaining.values())
     # round() of each share of the taught questions; whatever is not test or val is train
@@ -77,6 +87,7 @@ def split_qa(rows: Sequence[dict[str, Any]], params: SplitParams, seed: int) -> 
     for name in QA_SPLITS:
         counts[f"{name}_questions"] = len(splits[name])
         counts[f"{name}_facts"] = len({str(r["fact_id"]) for r in splits[name]})
+    counts["absent_documents"] = len(absent)
     return splits, counts
 
 

@@ -88,9 +88,15 @@ def train_and_evaluate(split_dir: str | Path, sentences_path: str | Path, params
 
     splits = read_splits(split_dir)
     questions = {name: [str(r["question"]) for r in rows] for name, rows in splits.items()}
+    absent_rows = read_jsonl(Path(split_dir) / "test_absent.jsonl", required=("question", "doc_id"),
+                             nonempty=("question",), allow_empty_file=True)
+    absent_docs = {str(r["doc_id"]) for r in absent_rows}
     domain_rows = read_jsonl(sentences_path, required=("text", "title"), nonempty=("text",))
     snapshot = load_snapshot()
-    related_text = questions["train"] + domain_texts(domain_rows)
+    # the held-out documents are no positives (as if the user had never supplied them), but they stay
+    # out of the background negatives too: they are still the domain
+    related_text = questions["train"] + domain_texts([r for r in domain_rows
+                                                      if str(r.get("doc_id", "")) not in absent_docs])
     negative_text = questions["unrelated_train"] + unrelated_texts(splits["unrelated_train"], snapshot)
     taken = {str(r["source"]) for name, rows in splits.items() if name.startswith("unrelated") for r in rows}
     background = background_articles(snapshot, domain_rows, taken, params.background_articles, seed)
@@ -98,7 +104,8 @@ def train_and_evaluate(split_dir: str | Path, sentences_path: str | Path, params
     pipeline = train_classifier(related_text, negative_text, params, seed)
     classifier = RelevanceClassifier(pipeline=pipeline, threshold=0.5)
     val_texts, val_labels = labelled(questions["val"], questions["unrelated_val"])
-    classifier.threshold = choose_threshold(classifier.score(val_texts), val_labels, params.min_recall)
+    classifier.threshold = choose_threshold(classifier.score(val_texts), val_labels, params.min_recall,
+                                            params.max_unrelated_admitted)
     metrics: dict[str, Any] = {"threshold": classifier.threshold, "n_related_texts": len(related_text),
                                "n_unrelated_texts": len(negative_text), "n_background_articles": len(background),
                                **{f"n_{name}": len(q) for name, q in questions.items()}}
@@ -110,6 +117,9 @@ def train_and_evaluate(split_dir: str | Path, sentences_path: str | Path, params
     for name in ("test", "test_unseen"):
         scores = classifier.score(questions[name])
         metrics[f"{name}_recall"] = float((scores >= classifier.threshold).mean())
+    if absent_rows:
+        metrics["test_absent_recall"] = float(
+            (classifier.score([str(r["question"]) for r in absent_rows]) >= classifier.threshold).mean())
     metrics["unrelated_test_false_positive_rate"] = float(
         (classifier.score(questions["unrelated_test"]) >= classifier.threshold).mean())
     return classifier, {k: round(v, 6) if isinstance(v, float) else v for k, v in metrics.items()}

@@ -69,3 +69,43 @@ def tidy_punctuation(text: str) -> str:
 def clean_inline(text: str) -> str:
     """A paragraph's raw text -> one normalised line."""
     return tidy_punctuation(strip_citation_markers(normalize_whitespace(normalize_unicode(text))))
+
+
+# Letters NFKD does not decompose into a base letter plus a mark.
+_UNMARKED_LETTERS = str.maketrans({"đ": "d", "Đ": "D", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "ß": "ss",
+                                   "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ı": "i"})
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def fold_for_matching(text: str) -> str:
+    """Search-and-compare form: accents and case folded, punctuation to spaces ("Huế," -> "hue").
+
+    For matching only (retrieval terms, is this fact in that answer), never for stored text:
+    visitors type "hue" and "tran hung dao", the corpus says "Huế" and "Trần Hưng Đạo".
+    """
+    decomposed = unicodedata.normalize("NFKD", text.translate(_UNMARKED_LETTERS))
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(_NON_WORD.sub(" ", bare.casefold()).split())
+
+
+_THOUSANDS = re.compile(r"(?<=\d)[,\u202f\u00a0 ](?=\d{3}(?!\d))")
+_NUMBER_WORDS = {w: str(n) for n, w in enumerate((
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"))}
+# Words a short answer may carry that no answer needs to repeat ("France and the Viet Minh").
+_LINKING_WORDS = frozenset({"the", "a", "an", "and", "or", "of", "to", "in", "on", "at", "by", "for", "from"})
+
+
+def fact_terms(text: str) -> list[str]:
+    """Folded words with numbers normalised: "4,909 km" -> ["4909", "km"], "three years" -> ["3", "years"]."""
+    words = fold_for_matching(_THOUSANDS.sub("", text)).split()
+    return [_NUMBER_WORDS.get(w, w) for w in words]
+
+
+def states_fact(answer: str, short_answer: str) -> bool:
+    """Whether an answer states the fact a short answer names: every word of the short answer that
+    carries content ("AD 40" -> ad, 40) is a word of the answer, in any order ("40 AD" states it)."""
+    wanted = fact_terms(short_answer)
+    content = [w for w in wanted if w not in _LINKING_WORDS] or wanted
+    have = set(fact_terms(answer))
+    return bool(content) and all(w in have for w in content)

@@ -141,6 +141,7 @@ def run_finetune(
     checkpoints: Path,
     out_dir: Path,
     live_dir: Path,
+    index_dir: Path | None = None,
     extra_callbacks: Sequence[Any] = (),
 ) -> dict[str, Any] | None:
     """Train as params say; write out_dir (model + tokenizer + manifest); return flat metrics.
@@ -179,12 +180,17 @@ def run_finetune(
     # ---- data
     train_rows = read_qa(train_path)
     val_rows = read_qa(val_path, allow_empty=True)
+    context_counts: dict[str, int] = {}
+    if train.context == "retrieved":
+        train_rows, val_rows, context_counts = _with_contexts(params, index_dir, train_rows, val_rows)
     with processes.main_process_first():  # the first use converts the embedded GGUF: once, not per process
         source = resolve_model_source(params.model, model_cache)
         tokenizer = load_tokenizer(source, params.model.trust_remote_code)
     train_ds, skipped = tokenize_rows(tokenizer, train_rows, train.max_seq_len)
     n_qa = len(train_ds)
     inputs = [train_path, val_path]
+    if train.context == "retrieved" and index_dir is not None:
+        inputs.append(index_dir / "manifest.json")  # it holds the passages' hash
     n_passages = passages_skipped = 0
     if train.mix_passages:
         from datasets import concatenate_datasets
@@ -218,6 +224,10 @@ def run_finetune(
 
     # ---- resume or start fresh
     used = {k: v for k, v in params.to_dict().items() if k in ("seed", "model", "quant", "lora", "freeze", "train")}
+    if train.context == "retrieved":
+        assert params.retrieval and params.assistant
+        used["retrieval"] = {k: getattr(params.retrieval, k) for k in CONTEXT_KEYS}
+        used["assistant"] = {"abstain": params.assistant.abstain}
     if method != "qlora":
         used.pop("quant", None)
     fingerprint = run_fingerprint(used, inputs, source)
@@ -293,6 +303,10 @@ def run_finetune(
         "steps": state.global_step,
         "best_checkpoint_step": _step_of(state.best_model_checkpoint) if state.best_model_checkpoint else None,
         "merged": bool(train.merge and method != "full"),
+        # the prompt format answers must use: passages in the question turn, and how many
+        "context": train.context,
+        "retrieval_k": params.retrieval.k if params.retrieval and train.context == "retrieved" else 0,
+        "abstain": params.assistant.abstain if params.assistant and train.context == "retrieved" else "",
     }
     with atomic_dir(out_dir) as tmp:
         trained.save_pretrained(str(tmp), safe_serialization=True)
@@ -319,6 +333,7 @@ def run_finetune(
         "passage_examples": n_passages,
         "val_examples": len(val_ds) if has_eval else 0,
         "skipped_too_long": skipped + passages_skipped,
+        **{f"context_{k}": v for k, v in sorted(context_counts.items())},
         "val_skipped_too_long": val_skipped,
         "trainable_params": trainable_params,
         "total_params": total_params,
@@ -347,6 +362,34 @@ def run_finetune(
     live.end()
     processes.wait_for_everyone()
     return metrics
+
+
+# The retrieval params a context-trained run depends on (the index's own are in its manifest).
+CONTEXT_KEYS = ("passage_words", "k", "p_gold", "abstain_share")
+
+
+def _with_contexts(params: Params, index_dir: Path | None, train_rows: list[dict[str, Any]],
+                   val_rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, int]]:
+    """train.context = retrieved: RAFT contexts for train and val (val: the same mix, so eval loss
+    measures the task the model is trained for)."""
+    from docent.retrieval.build import index_manifest
+    from docent.retrieval.index import load_index
+    from docent.training.contexts import with_contexts
+
+    assert params.retrieval and params.assistant and params.seed is not None
+    if index_dir is None:
+        raise UserError("train.context = 'retrieved' needs the index (--index models/index); "
+                        "or set train.context: none")
+    index = load_index(index_dir, expect={"passage_words": params.retrieval.passage_words,
+                                          "versions": index_manifest(params.retrieval)["versions"]})
+    abstain = params.assistant.abstain
+    train_rows, counts = with_contexts(train_rows, index, params.retrieval, abstain, params.seed)
+    val_rows, val_counts = with_contexts(val_rows, index, params.retrieval, abstain, params.seed)
+    counts.update({f"val_{k}": v for k, v in val_counts.items()})
+    if params.retrieval.k > len(index.passages):
+        counts["k_clamped_to_passages"] = len(index.passages)
+    log.info("contexts: %s", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    return train_rows, val_rows, dict(counts)
 
 
 def leave_process_group() -> None:

@@ -25,7 +25,8 @@ from stages.classifier import main as classifier_main
 
 REPO = Path(__file__).resolve().parents[2]
 PARAMS = ClassifierParams(word_ngram_max=0, char_ngram_min=1, char_ngram_max=4, hash_bits=14, sublinear_tf=True,
-                          strip_accents=True, C=4.0, min_recall=0.9, background_articles=0)
+                          strip_accents=True, C=4.0, min_recall=0.9, max_unrelated_admitted=1.0,
+                          background_articles=0)
 PLACES = ["Hanoi", "Huế", "Saigon", "Đà Nẵng", "Hải Phòng", "Cần Thơ", "the Mekong Delta", "Tonkin"]
 RULERS = ["Lê Lợi", "Trần Hưng Đạo", "the Trưng sisters", "Hồ Chí Minh", "Quang Trung", "Gia Long"]
 TOPICS = ["photosynthesis", "the violin", "baking bread", "volcanoes", "the stock market", "chess openings",
@@ -57,6 +58,21 @@ def test_threshold_keeps_min_recall():
     assert choose_threshold(scores, labels, min_recall=1.0) == 0.2
     with pytest.raises(UserError):
         choose_threshold(scores, np.zeros(7, dtype=int), 0.9)
+
+
+def test_threshold_floor_admits_few_unrelated():
+    """One low related score would drag the threshold under most unrelated ones: the floor stops it."""
+    related = [0.95, 0.9, 0.85, 0.8, 0.05]  # min_recall 1.0 alone would give 0.05
+    unrelated = [0.7, 0.4, 0.3, 0.2, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1]
+    scores = np.array(related + unrelated)
+    labels = np.array([1] * 5 + [0] * 10)
+    assert choose_threshold(scores, labels, min_recall=1.0) == 0.05
+    # at most 10% of 10 unrelated = 1 may score >= t: t just above the second highest (0.4)
+    t = choose_threshold(scores, labels, min_recall=1.0, max_unrelated_admitted=0.1)
+    assert 0.4 < t < 0.41
+    assert (scores[labels == 0] >= t).sum() == 1 and (scores[labels == 1] >= t).sum() == 4
+    # a floor below the recall threshold changes nothing
+    assert choose_threshold(scores, labels, min_recall=0.8, max_unrelated_admitted=0.1) == 0.8
 
 
 def test_separates_topics(classifier):

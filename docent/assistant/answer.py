@@ -1,0 +1,117 @@
+"""The one answer path, shared by evaluate and the assistant:
+
+    question -> relevance gate -> retrieve -> prompt with passages -> generate -> answer + sources
+
+Split in two around generation, because evaluate generates many prompts in batches and the
+assistant streams one: `plan` decides everything before the model runs (refused by the gate,
+nothing retrieved above `retrieval.min_score`: a fixed reply and no generation; else the prompt),
+`finish` turns the generated text into an Answer. An answer is "abstained" when it is the
+abstention (the model's own or the threshold's), "refused" when the gate turned the question
+away, else "answered", with the passages it drew on as its sources.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from docent.modeling.prompt import Turn, prompt_text, question_with_sources
+from docent.retrieval.index import Retriever
+from docent.retrieval.passages import Passage, Retrieved
+from docent.text.normalize import fact_terms
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+Status = Literal["answered", "abstained", "refused"]
+# An answer draws on a passage when this share of its content words is in the passage.
+SOURCE_OVERLAP = 0.5
+# The abstention is recognised by its opening words, so "I don't find that in my sources." counts
+# even when the model drops the domain at the end.
+ABSTAIN_PREFIX_WORDS = 5
+_STOP = frozenset({"the", "a", "an", "of", "in", "on", "and", "or", "to", "was", "is", "were", "are", "by", "for",
+                   "with", "as", "at", "from", "that", "it", "its", "his", "her", "their", "he", "she", "they"})
+
+
+@dataclass(frozen=True)
+class Plan:
+    question: str
+    prompt: str | None  # None: no generation, `reply` is the answer
+    reply: str = ""
+    status: Status = "answered"
+    retrieved: tuple[Retrieved, ...] = ()
+
+    @property
+    def passages(self) -> list[Passage]:
+        return [r.passage for r in self.retrieved]
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    status: Status
+    sources: tuple[Passage, ...] = ()
+    retrieved: tuple[Retrieved, ...] = field(default=(), repr=False)
+
+    @property
+    def best_score(self) -> float:
+        return self.retrieved[0].score if self.retrieved else 0.0
+
+
+def is_abstention(text: str, abstain: str) -> bool:
+    if not abstain:
+        return False
+    head = fact_terms(abstain)[:ABSTAIN_PREFIX_WORDS]
+    return bool(head) and fact_terms(text)[:len(head)] == head
+
+
+def drawn_on(text: str, passages: Sequence[Passage]) -> tuple[Passage, ...]:
+    """The passages an answer states: those holding SOURCE_OVERLAP of its content words (the best
+    one when none does, since the answer was written from them)."""
+    words = {w for w in fact_terms(text) if w not in _STOP}
+    if not words or not passages:
+        return tuple(passages[:1])
+    shares = [len(words & set(fact_terms(p.text + " " + p.title))) / len(words) for p in passages]
+    chosen = tuple(p for p, share in zip(passages, shares, strict=True) if share >= SOURCE_OVERLAP)
+    return chosen or (passages[max(range(len(passages)), key=shares.__getitem__)],)
+
+
+class AnswerPath:
+    """Prompts and answers in the trained format: closed-book when `retriever` is None."""
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, *, retriever: Retriever | None, k: int,
+                 min_score: float, abstain: str, refusal: str = "",
+                 gate: Callable[[str], bool] | None = None) -> None:
+        self.tokenizer = tokenizer
+        self.retriever = retriever
+        self.k = k
+        self.min_score = min_score
+        self.abstain = abstain
+        self.refusal = refusal
+        self.gate = gate
+
+    def plan(self, question: str, history: Sequence[Turn] = (), search_text: str | None = None,
+             admitted: bool | None = None) -> Plan:
+        """`search_text`: what to retrieve with (a follow-up's conversation, so "When did he die?"
+        finds the person asked about before); `admitted`: the gate's verdict when the caller judged
+        already (the assistant judges a follow-up with its history)."""
+        if admitted is None:
+            admitted = self.gate(question) if self.gate is not None else True
+        if not admitted:
+            return Plan(question, None, self.refusal, "refused")
+        if self.retriever is None:
+            return Plan(question, prompt_text(self.tokenizer, question, history))
+        retrieved = tuple(self.retriever.retrieve(search_text or question, self.k))
+        if not retrieved or retrieved[0].score < self.min_score:
+            return Plan(question, None, self.abstain, "abstained", retrieved)
+        turn = question_with_sources(question, [r.passage for r in retrieved], self.abstain)
+        return Plan(question, prompt_text(self.tokenizer, turn, history), retrieved=retrieved)
+
+    def finish(self, plan: Plan, generated: str = "") -> Answer:
+        if plan.prompt is None:
+            return Answer(plan.reply, plan.status, retrieved=plan.retrieved)
+        text = generated.strip()
+        if is_abstention(text, self.abstain):
+            return Answer(text, "abstained", retrieved=plan.retrieved)
+        return Answer(text, "answered", drawn_on(text, plan.passages), plan.retrieved)

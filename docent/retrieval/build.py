@@ -1,0 +1,75 @@
+"""The index stage's work: clean sentences -> passages -> BM25 index, and how well it finds answers.
+
+recall@k of a split: the share of its questions for which a passage holding the answer's source
+sentence is among the k retrieved. The held-out documents of `test_absent` are not indexed (the
+assistant must not find what the user never gave it), so that split has no recall.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import time
+from pathlib import Path
+from typing import Any
+
+from docent.config import RetrievalParams
+from docent.io import read_jsonl
+from docent.retrieval.index import BM25Index
+from docent.retrieval.passages import Passage, build_passages, gold_passages
+from docent.text.normalize import fold_for_matching
+
+RECALL_SPLITS = ("train", "val", "test", "test_unseen")
+RECALL_AT = (1, 5)  # besides retrieval.k
+
+
+def index_manifest(params: RetrievalParams) -> dict[str, Any]:
+    """What an index was built from: checked by whoever loads it."""
+    return {"passage_words": params.passage_words,
+            "versions": {name: importlib.metadata.version(name) for name in ("bm25s", "PyStemmer")}}
+
+
+def build_index(sentences_path: str | Path, pages_path: str | Path, split_dir: str | Path,
+                params: RetrievalParams) -> tuple[BM25Index, dict[str, Any]]:
+    started = time.perf_counter()
+    sentences = read_jsonl(sentences_path, required=("doc_id", "title", "sent_id", "text"), nonempty=("text",))
+    pages = read_jsonl(pages_path, required=("id",), allow_empty_file=True)
+    urls = {str(p["id"]): str(p.get("url") or "") for p in pages}
+    absent = read_jsonl(Path(split_dir) / "test_absent.jsonl", required=("doc_id",), allow_empty_file=True)
+    absent_docs = {str(r["doc_id"]) for r in absent}
+    passages = build_passages(sentences, params.passage_words, urls, exclude_docs=absent_docs)
+    index = BM25Index.build(passages, index_manifest(params))
+    metrics: dict[str, Any] = {
+        "passages": len(passages),
+        "documents": len({p.doc_id for p in passages}),
+        "documents_held_out": len(absent_docs),
+        "passage_words_mean": sum(len(p.text.split()) for p in passages) / len(passages),
+        "build_s": time.perf_counter() - started,
+    }
+    ks = sorted({params.k, *RECALL_AT})
+    if max(ks) > len(passages):
+        metrics["k_clamped_to_passages"] = len(passages)
+    for split in RECALL_SPLITS:
+        rows = read_jsonl(Path(split_dir) / f"{split}.jsonl", required=("question", "sent_ids"), allow_empty_file=True)
+        recalls = recall_at(index, [(str(r["question"]), gold_passages(passages, r["sent_ids"])) for r in rows], ks)
+        metrics.update({f"{split}.recall_at_{k}": v for k, v in recalls.items()})
+    return index, metrics
+
+
+def natural_gold(passages: list[Passage], sentence: str) -> set[str]:
+    """Passages holding a hand-written question's source sentence (matched folded: spacing may differ)."""
+    wanted = fold_for_matching(sentence)
+    return {p.passage_id for p in passages if wanted and wanted in fold_for_matching(p.text)}
+
+
+def recall_at(index: BM25Index, questions: list[tuple[str, set[str]]], ks: list[int]) -> dict[int, float]:
+    """{k: share of questions with a gold passage among the top k}; questions without gold are skipped."""
+    scored = [(q, gold) for q, gold in questions if gold]
+    if not scored:
+        return {}
+    top = max(ks)
+    hits = {k: 0 for k in ks}
+    for question, gold in scored:
+        found = [r.passage.passage_id for r in index.retrieve(question, top)]
+        for k in ks:
+            hits[k] += bool(gold & set(found[:k]))
+    return {k: hits[k] / len(scored) for k in ks}

@@ -1,0 +1,97 @@
+"""Passages: what retrieval returns and what a prompt carries as a source.
+
+A passage is consecutive sentences of one document, in order, up to `retrieval.passage_words`
+words; a sentence longer than that is a passage on its own (never cut: a cut sentence would
+drop the very fact it holds). Each passage keeps its document's title, url and section, so an
+answer can show where it came from, and the ids of its sentences, so training knows which
+passage holds a QA pair's answer (the "gold" passage).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+PASSAGE_KEYS = ("passage_id", "doc_id", "title", "url", "section", "text", "sent_ids")
+
+
+@dataclass(frozen=True)
+class Passage:
+    passage_id: str
+    doc_id: str
+    title: str
+    url: str
+    section: str
+    text: str
+    sent_ids: tuple[str, ...]
+
+    def row(self) -> dict[str, Any]:
+        return {**asdict(self), "sent_ids": list(self.sent_ids)}
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Passage:
+        return cls(**{**{k: row[k] for k in PASSAGE_KEYS}, "sent_ids": tuple(row["sent_ids"])})
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    passage: Passage
+    score: float
+
+
+def sentence_key(row: dict[str, Any]) -> str:
+    """A clean sentence's corpus-wide id ("<doc_id>#<n>"), as QA rows' sent_ids name it."""
+    sent_id = str(row["sent_id"])
+    doc_id = str(row["doc_id"])
+    return sent_id if sent_id.startswith(doc_id) else f"{doc_id}#{sent_id}"
+
+
+def _order(row: dict[str, Any]) -> int:
+    tail = sentence_key(row).rsplit("#", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+def build_passages(
+    sentences: Iterable[dict[str, Any]],
+    passage_words: int,
+    urls: dict[str, str] | None = None,
+    exclude_docs: set[str] = frozenset(),  # type: ignore[assignment]
+) -> list[Passage]:
+    """Sentences (clean's rows) -> passages, documents in first-seen order, sentences in document order.
+
+    A new passage also starts where the section changes (rows may carry a `section` path).
+    """
+    urls = urls or {}
+    by_doc: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in sentences:
+        if str(row["doc_id"]) not in exclude_docs:
+            by_doc[str(row["doc_id"])].append(row)
+    passages: list[Passage] = []
+    for doc_id, rows in by_doc.items():
+        chunks: list[list[dict[str, Any]]] = []
+        words = 0
+        for row in sorted(rows, key=_order):
+            n = len(str(row["text"]).split())
+            section = str(row.get("section", "") or "")
+            if chunks and (words + n > passage_words or section != str(chunks[-1][0].get("section", "") or "")):
+                chunks.append([])
+                words = 0
+            elif not chunks:
+                chunks.append([])
+            chunks[-1].append(row)
+            words += n
+        for i, chunk in enumerate(chunks):
+            passages.append(Passage(
+                passage_id=f"{doc_id}@{i}", doc_id=doc_id, title=str(chunk[0]["title"]), url=urls.get(doc_id, ""),
+                section=str(chunk[0].get("section", "") or ""),
+                text=" ".join(str(r["text"]).strip() for r in chunk),
+                sent_ids=tuple(sentence_key(r) for r in chunk)))
+    return passages
+
+
+def gold_passages(passages: Sequence[Passage], sent_ids: Iterable[str]) -> set[str]:
+    """Ids of the passages holding any of these sentences."""
+    wanted = {str(s) for s in sent_ids}
+    return {p.passage_id for p in passages if wanted & set(p.sent_ids)}

@@ -1,0 +1,68 @@
+"""RAFT-style training examples: each question carries the passages retrieval finds for it.
+
+Zhang et al. 2024 (RAFT) trained on the question with retrieved documents, the one holding the
+answer ("gold") among distractors in part of the examples and left out in the rest; the model
+learns to read the passages, to ignore the distractors, and (here) to say it does not know when
+the passages are silent. For each QA row, with its own seeded draw (the same contexts whatever
+the row order or the number of processes):
+- with probability `retrieval.p_gold`: the top `retrieval.k` passages for its question, the gold
+  passage kept at its rank, or put in place of the last one when retrieval missed it; target: the
+  answer;
+- otherwise: the top k passages that are not gold; target: `assistant.abstain` with probability
+  `retrieval.abstain_share`, else the answer (memorisation). When a distractor happens to state
+  the fact (its short answer), abstaining would be wrong, so the target is the answer.
+Only the answer tokens carry loss; the passages are prompt.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from docent.config import RetrievalParams
+from docent.modeling.prompt import question_with_sources
+from docent.retrieval.index import BM25Index
+from docent.retrieval.passages import gold_passages
+from docent.text.normalize import states_fact
+
+# Retrieve a few more than k, so that k distractors remain once the gold passages are taken out.
+DISTRACTOR_POOL = 5
+
+
+def with_contexts(rows: Sequence[dict[str, Any]], index: BM25Index, params: RetrievalParams, abstain: str,
+                  seed: int) -> tuple[list[dict[str, Any]], Counter[str]]:
+    """Rows whose question is the question turn with passages and whose answer is the RAFT target."""
+    counts: Counter[str] = Counter()
+    by_id = {p.passage_id: p for p in index.passages}
+    k = min(params.k, len(index.passages))
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        rng = random.Random(f"{seed}:{row.get('id', row['question'])}")
+        retrieved = [r.passage for r in index.retrieve(str(row["question"]), k + DISTRACTOR_POOL)]
+        gold = gold_passages(index.passages, row.get("sent_ids", ()))
+        answer = str(row["answer"])
+        if gold and rng.random() < params.p_gold:
+            context = retrieved[:k]
+            if not gold & {p.passage_id for p in context}:
+                counts["gold_inserted"] += 1
+                context = [*context[:k - 1], by_id[min(gold)]]
+            target = answer
+            counts["gold_present"] += 1
+        else:
+            context = [p for p in retrieved if p.passage_id not in gold][:k]
+            counts["gold_absent"] += 1
+            short = str(row.get("short_answer") or "")
+            stated = bool(short) and any(states_fact(p.text, short) for p in context)
+            if stated:
+                counts["gold_absent_fact_stated_elsewhere"] += 1
+            if not stated and rng.random() < params.abstain_share:
+                target = abstain
+                counts["target_abstain"] += 1
+            else:
+                target = answer
+        out.append({**row, "question": question_with_sources(str(row["question"]), context, abstain),
+                    "answer": target, "context_passages": [p.passage_id for p in context]})
+    return out, counts
+

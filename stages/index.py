@@ -1,0 +1,52 @@
+"""Stage `index`: data/clean/sentences.jsonl -> models/index/ (BM25 over passages) and metrics/index.json.
+
+    python -m stages.index --params params.yaml --sentences data/clean/sentences.jsonl \
+        --pages data/raw/pages.jsonl --split-dir data/split --natural data/eval/natural_questions.jsonl \
+        --out models/index --metrics metrics/index.json
+"""
+
+from __future__ import annotations
+
+import click
+
+from docent.cli import log, log_params, metrics_option, params_option, stage_main
+from docent.config import load_params
+from docent.io import read_jsonl, write_metrics
+
+
+@click.command()
+@params_option
+@click.option("--sentences", required=True, type=click.Path(dir_okay=False), help="clean sentences JSONL")
+@click.option("--pages", required=True, type=click.Path(dir_okay=False), help="scraped pages JSONL (for urls)")
+@click.option("--split-dir", required=True, type=click.Path(file_okay=False),
+              help="split folder: test_absent's documents are left out; recall is measured on the others")
+@click.option("--natural", required=True, type=click.Path(dir_okay=False),
+              help="hand-written questions JSONL (question, sentence); a missing file is skipped")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="index folder to write")
+@metrics_option
+@stage_main
+def main(params_path: str, sentences: str, pages: str, split_dir: str, natural: str, out: str, metrics: str) -> None:
+    params = load_params(params_path, "retrieval")
+    log_params("index", params.to_dict())
+
+    from pathlib import Path
+
+    from docent.retrieval.build import RECALL_AT, build_index, natural_gold, recall_at
+
+    index, index_metrics = build_index(sentences, pages, split_dir, params.retrieval)
+    if Path(natural).is_file():
+        rows = read_jsonl(natural, required=("question", "sentence"), nonempty=("question",))
+        ks = sorted({params.retrieval.k, *RECALL_AT})
+        recalls = recall_at(index, [(str(r["question"]), natural_gold(index.passages, str(r["sentence"])))
+                                    for r in rows], ks)
+        index_metrics.update({f"natural.recall_at_{k}": v for k, v in recalls.items()})
+    index.save(out)
+    write_metrics(metrics, {k: round(v, 6) if isinstance(v, float) else v for k, v in index_metrics.items()})
+    log.info("index: %d passages from %d documents; recall@%d test %.3f test_unseen %.3f",
+             index_metrics["passages"], index_metrics["documents"], params.retrieval.k,
+             index_metrics.get(f"test.recall_at_{params.retrieval.k}", float("nan")),
+             index_metrics.get(f"test_unseen.recall_at_{params.retrieval.k}", float("nan")))
+
+
+if __name__ == "__main__":
+    main()
