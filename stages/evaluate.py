@@ -1,9 +1,9 @@
-"""Stage `evaluate`: base vs fine-tuned answers on test and test_unseen -> metrics, answers, report, plot.
+"""Stage `evaluate`: base vs fine-tuned answers on test and test_unseen -> metrics, answers, report, plot, charts.
 
     python -m stages.evaluate --params params.yaml --finetuned models/finetuned \
         --classifier models/classifier --split-dir data/split --model-cache models/cache \
-        --metrics metrics/eval.json --answers metrics/answers.csv \
-        --report metrics/report.md --plot metrics/eval_plot.json
+        --live-dir metrics/train --metrics metrics/eval.json --answers metrics/answers.csv \
+        --report metrics/report.md --plot metrics/eval_plot.json --charts metrics/charts
 """
 
 from __future__ import annotations
@@ -25,18 +25,24 @@ from docent.io import write_json, write_metrics
 @click.option("--split-dir", required=True, type=click.Path(file_okay=False),
               help="folder with train/test/test_unseen/unrelated_test .jsonl")
 @model_cache_option
+@click.option("--live-dir", required=True, type=click.Path(file_okay=False),
+              help="dvclive folder written by finetune (loss per step, for the loss chart)")
 @metrics_option
 @click.option("--answers", required=True, type=click.Path(dir_okay=False), help="per-question answers CSV to write")
 @click.option("--report", required=True, type=click.Path(dir_okay=False), help="markdown report to write")
 @click.option("--plot", required=True, type=click.Path(dir_okay=False), help="bar-chart data JSON to write")
+@click.option("--charts", "charts_dir", required=True, type=click.Path(file_okay=False),
+              help="folder for the chart images that report.md shows (replaced as a whole)")
 @stage_main
-def main(params_path: str, finetuned: str, classifier: str, split_dir: str, model_cache: str,
-         metrics: str, answers: str, report: str, plot: str) -> None:
+def main(params_path: str, finetuned: str, classifier: str, split_dir: str, model_cache: str, live_dir: str,
+         metrics: str, answers: str, report: str, plot: str, charts_dir: str) -> None:
     params = load_params(params_path, "seed", "model", "quant", "eval")
     log_params("evaluate", params.to_dict())
 
+    from docent.evaluation.charts import params_hash, write_charts
     from docent.evaluation.report import plot_points, write_answers_csv, write_report
     from docent.evaluation.runner import run_evaluation
+    from docent.modeling.loading import read_manifest
 
     result = run_evaluation(
         params,
@@ -46,7 +52,10 @@ def main(params_path: str, finetuned: str, classifier: str, split_dir: str, mode
         model_cache=Path(model_cache),
     )
     write_answers_csv(answers, result)
-    write_report(report, result)
+    # the params that made the evaluated model (finetune's manifest) and those of this evaluation
+    run_id = params_hash(read_manifest(finetuned).get("params", {}), params.to_dict())
+    charts = write_charts(charts_dir, live_dir, result.metrics, run_id)
+    write_report(report, result, charts=charts)
     write_json(plot, plot_points(result.metrics))
     write_metrics(metrics, result.metrics)
 
