@@ -5,7 +5,9 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: repro test lint venv serve bench clean-venv browser
+VEGA    := plots/vega/vega-embed.min.js
+
+.PHONY: repro test lint venv serve bench clean-venv browser plots
 
 venv: $(STAMP)
 
@@ -17,9 +19,18 @@ $(STAMP): requirements.txt requirements-nodeps.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
 	touch $(STAMP)
 
-repro: $(STAMP)
+repro: $(STAMP) $(VEGA)
 	@test -d .dvc || $(BIN)/dvc init --quiet
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+
+# The dvc plots page offline: vega, vega-lite and vega-embed copied from the pinned PyPI package
+# into plots/vega/ (gitignored), where plots/offline.html loads them from dvc_plots/index.html.
+$(VEGA): $(STAMP)
+	$(BIN)/python -m docent.plots_page plots/vega
+
+# `make plots` = dvc plots show (workspace); `make plots REVS="HEAD r64"` = dvc plots diff HEAD r64.
+plots: $(STAMP) $(VEGA)
+	$(BIN)/dvc plots $(if $(REVS),diff $(REVS),show) --html-template plots/offline.html
 
 test: $(STAMP) browser
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -p no:cacheprovider tests

@@ -34,6 +34,7 @@ DATA_OUTPUTS = [
     "data/split/unrelated_test.jsonl",
 ]
 METRICS = ["scrape", "clean", "qa", "split", "classifier", "train", "eval"]
+CHARTS = ["metrics/charts/loss.png", "metrics/charts/accuracy.png"]
 
 
 def tiny_params(model_dir: Path) -> dict:
@@ -85,14 +86,17 @@ def test_repro_writes_every_declared_output(pipeline_repo):
         assert (pipeline_repo / "metrics" / f"{name}.json").is_file()
     assert (pipeline_repo / "models" / "finetuned" / "docent.json").is_file()
     assert (pipeline_repo / "models" / "classifier").is_dir()
-    assert (pipeline_repo / "metrics" / "report.md").read_text(encoding="utf-8").strip()
+    report = (pipeline_repo / "metrics" / "report.md").read_text(encoding="utf-8")
+    for chart in CHARTS:  # shown in report.md by paths relative to it
+        assert f"]({Path(chart).relative_to('metrics').as_posix()})" in report, chart
+        assert (pipeline_repo / chart).read_bytes().startswith(b"\x89PNG"), chart
     status = run(["dvc", "status", "--json"], pipeline_repo)
     assert json.loads(status.stdout) == {}
 
 
 def test_same_params_give_identical_outputs(pipeline_repo):
     """Issue 8: a forced second run reproduces data/ byte for byte and every result metric."""
-    first_data = {rel: (pipeline_repo / rel).read_bytes() for rel in DATA_OUTPUTS}
+    first_data = {rel: (pipeline_repo / rel).read_bytes() for rel in DATA_OUTPUTS + CHARTS}
     first_adapter = (pipeline_repo / "models/finetuned/adapter_model.safetensors").read_bytes()
     first_metrics = result_metrics(pipeline_repo)
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from docent.evaluation.charts import Chart, markdown
 from docent.evaluation.metrics import FACT_OUTCOMES, ROW_METRICS
 from docent.evaluation.runner import MODELS, PERPLEXITY_MODELS, SPLITS, EvalResult, SplitResult
 from docent.io import atomic_write
@@ -157,7 +159,9 @@ def worst_rows(s: SplitResult, model: str = "finetuned_rag", n: int = WORST_N) -
     return [i for i in order if outcomes[i] != "correct"][:n]
 
 
-def render_report(result: EvalResult, probe_limit: int = 300) -> str:
+def render_report(result: EvalResult, probe_limit: int = 300, charts: Sequence[Chart] = (),
+                  report_path: str | Path = "report.md") -> str:
+    """The report's Markdown; `charts` are linked by paths relative to `report_path`'s folder."""
     m = result.metrics
     lines = ["# Evaluation report", ""]
     setup = result.setup
@@ -182,6 +186,8 @@ def render_report(result: EvalResult, probe_limit: int = 300) -> str:
         "measured for the few-shot prompt)."
     )
     lines.append("")
+    if charts:
+        lines += markdown(charts, report_path)
     for split, title in SPLIT_TITLES.items():
         n = m.get(f"n_questions.{split}", 0)
         total = m.get(f"n_questions_available.{split}", 0)
@@ -244,6 +250,6 @@ def render_report(result: EvalResult, probe_limit: int = 300) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def write_report(path: str | Path, result: EvalResult) -> None:
+def write_report(path: str | Path, result: EvalResult, charts: Sequence[Chart] = ()) -> None:
     with atomic_write(path) as fh:
-        fh.write(render_report(result))
+        fh.write(render_report(result, charts=charts, report_path=path))

@@ -16,7 +16,7 @@ from docent.io import write_jsonl
 MODELS = ("base", "base_fewshot", "finetuned")
 SPLITS = ("test", "test_unseen")
 SCORES = ("sentence_bleu", "bleu", "chrf", "rouge_l", "exact_match", "f1")
-OUTPUTS = ("eval.json", "answers.csv", "report.md", "eval_plot.json")
+OUTPUTS = ("eval.json", "answers.csv", "report.md", "eval_plot.json", "charts")
 
 TRAIN = [
     ("Who was Hồ Chí Minh?", "Hồ Chí Minh was a Vietnamese revolutionary.", 1),
@@ -110,8 +110,13 @@ def workspace(tmp_path_factory) -> dict[str, Path]:
                         "probe_questions": ["Who was Hồ Chí Minh?", "What is the capital of Vietnam?"]})
     params = root / "params.yaml"
     params.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    live = root / "train"  # what dvclive writes during finetune
+    (live / "plots/metrics/train").mkdir(parents=True)
+    (live / "plots/metrics/eval").mkdir(parents=True)
+    (live / "plots/metrics/train/loss.tsv").write_text("step\tloss\n1\t2.0\n2\t1.5\n3\t1.2\n", encoding="utf-8")
+    (live / "plots/metrics/eval/loss.tsv").write_text("step\tloss\n0\t2.1\n3\t1.4\n", encoding="utf-8")
     return {"root": root, "params": params, "finetuned": root / "finetuned", "classifier": root / "classifier",
-            "split": split, "cache": root / "cache"}
+            "split": split, "cache": root / "cache", "live": live}
 
 
 def _run(ws: dict[str, Path], out: Path, **overrides: Path):
@@ -119,9 +124,9 @@ def _run(ws: dict[str, Path], out: Path, **overrides: Path):
 
     paths = {**ws, **overrides}
     args = ["--params", paths["params"], "--finetuned", paths["finetuned"], "--classifier", paths["classifier"],
-            "--split-dir", paths["split"], "--model-cache", paths["cache"],
+            "--split-dir", paths["split"], "--model-cache", paths["cache"], "--live-dir", paths["live"],
             "--metrics", out / "eval.json", "--answers", out / "answers.csv",
-            "--report", out / "report.md", "--plot", out / "eval_plot.json"]
+            "--report", out / "report.md", "--plot", out / "eval_plot.json", "--charts", out / "charts"]
     return CliRunner().invoke(main, [str(a) for a in args])
 
 
@@ -173,15 +178,34 @@ def test_stage_output_contract(workspace, tmp_path):
                     "## Probe questions", "| fine-tuned |", "| base few-shot |"):
         assert heading in report
     assert "Who was Hồ Chí Minh?" in report
+    # the charts beside the report, linked by relative paths a Markdown viewer resolves
+    assert sorted(p.name for p in (out / "charts").iterdir()) == ["accuracy.png", "loss.png"]
+    for name in ("loss.png", "accuracy.png"):
+        assert f"](charts/{name})" in report
+        assert (out / "charts" / name).read_bytes().startswith(b"\x89PNG")
+    assert "![train and eval loss per step](charts/loss.png)" in report
+    assert report.count("params `") == 2
 
     # Same params -> byte-identical data outputs (timings live only in eval.json's *_s keys).
     again = tmp_path / "again"
     assert _run(workspace, again).exit_code == 0
-    for name in ("answers.csv", "report.md", "eval_plot.json"):
+    for name in ("answers.csv", "report.md", "eval_plot.json", "charts/loss.png", "charts/accuracy.png"):
         assert (again / name).read_bytes() == (out / name).read_bytes()
     second = json.loads((again / "eval.json").read_text(encoding="utf-8"))
     assert {k: v for k, v in second.items() if not k.endswith("_s")} == {
         k: v for k, v in metrics.items() if not k.endswith("_s")}
+
+
+def test_a_run_without_dvclive_files_gets_a_no_data_chart(workspace, tmp_path):
+    """A trial whose finetune logged no training step (empty dvclive folder): the stage still writes it all."""
+    live = tmp_path / "train"
+    live.mkdir()
+    out = tmp_path / "metrics"
+    result = _run(workspace, out, live=live)
+    assert result.exit_code == 0, result.output
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "![loss per step: no data](charts/loss.png)" in report
+    assert (out / "charts" / "loss.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_missing_manifest_is_a_user_error(workspace, tmp_path):
