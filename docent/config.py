@@ -50,6 +50,8 @@ class ScrapeParams:
     retries: int = rng(ge=0, le=10)
     backoff_s: float = rng(ge=0)
     max_page_bytes: int = rng(ge=1000)
+    max_file_bytes: int = rng(ge=1000)
+    max_pdf_pages: int = rng(ge=1)
     user_agent: str
 
     def check(self) -> None:
@@ -63,6 +65,8 @@ class ScrapeParams:
 class CleanParams:
     min_words: int = rng(ge=1)
     max_words: int = rng(ge=1)
+    max_code_lines: int = rng(ge=1)
+    max_signature_chars: int = rng(ge=10)
 
     def check(self) -> None:
         if self.min_words > self.max_words:

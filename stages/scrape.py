@@ -20,7 +20,7 @@ CACHEDIR_TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# docent's HTTP cac
 @click.command()
 @params_option
 @click.option("--documents", required=True, type=click.Path(file_okay=False),
-              help="folder of .html/.htm/.md/.txt documents (scrape.source=files)")
+              help="folder of .html/.htm/.md/.txt/.pdf/.docx documents (scrape.source=files)")
 @click.option("--http-cache", required=True, type=click.Path(file_okay=False),
               help="on-disk HTTP cache (scrape.source=wikipedia); always created")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="pages JSONL to write")

@@ -51,6 +51,10 @@ def test_repository_params_load_completely() -> None:
     # out of range
     ("scrape.retries", 11, "scrape.retries = 11: must be <= 10"),
     ("scrape.max_page_bytes", 10, "scrape.max_page_bytes = 10: must be >= 1000"),
+    ("scrape.max_file_bytes", 999, "scrape.max_file_bytes = 999: must be >= 1000"),
+    ("scrape.max_pdf_pages", 0, "scrape.max_pdf_pages = 0: must be >= 1"),
+    ("clean.max_code_lines", 0, "clean.max_code_lines = 0: must be >= 1"),
+    ("clean.max_signature_chars", 5, "clean.max_signature_chars = 5: must be >= 10"),
     ("scrape.timeout_s", 0, "scrape.timeout_s = 0.0: must be > 0"),
     ("lora.r", 0, "lora.r = 0: must be >= 1"),
     ("split.train", 1.0, "split.train = 1.0: must be < 1"),
@@ -105,7 +109,7 @@ def stage_stderr(tmp_path: Path, stage: str, raw: dict[str, Any]) -> subprocess.
         "scrape": ["--documents", str(tmp_path / "docs"), "--http-cache", str(tmp_path / "cache"),
                    "--out", str(tmp_path / "pages.jsonl"), "--metrics", str(tmp_path / "m.json")],
         "clean": ["--pages", str(tmp_path / "pages.jsonl"), "--out", str(tmp_path / "s.jsonl"),
-                  "--metrics", str(tmp_path / "m.json")],
+                  "--code-out", str(tmp_path / "code.jsonl"), "--metrics", str(tmp_path / "m.json")],
     }[stage]
     return subprocess.run([sys.executable, "-m", f"stages.{stage}", "--params", str(params), *paths],
                           cwd=REPO, capture_output=True, text=True, timeout=120,

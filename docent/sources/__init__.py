@@ -31,12 +31,12 @@ def scrape(params: ScrapeParams, documents: Path, http_cache: Path) -> tuple[lis
     else:
         from docent.sources.files import scrape_files
 
-        pages = scrape_files(documents, report, params.max_page_bytes)
+        pages = scrape_files(documents, report, params)
     metrics = report.to_metrics(time.perf_counter() - started)
     log.info("scrape: %d of %d pages (%d missing, %d failed, %d skipped), %d characters",
              report.pages_fetched, report.pages_requested, metrics["pages_missing"], metrics["pages_failed"],
              metrics["pages_skipped"], report.characters)
-    for key in ("pages_missing_titles", "pages_failed_titles"):
+    for key in ("pages_missing_titles", "pages_failed_titles", "files_skipped_names"):
         if metrics[key]:
             log.warning("%s: %s", key, metrics[key])
     return pages, metrics

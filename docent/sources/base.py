@@ -16,6 +16,18 @@ WIKIPEDIA_LICENSE = "CC BY-SA 4.0"
 _URL_SAFE = "/:()',!*_-.~"
 
 
+# Why a document with a supported suffix was not used: ScrapeReport counter suffix -> words in metrics.
+SKIP_REASONS = {
+    "empty": "empty",
+    "too_large": "larger than scrape.max_file_bytes",
+    "undecodable": "not UTF-8 text",
+    "encrypted": "encrypted, needs a password",
+    "no_text": "no text layer, images only",
+    "corrupt": "corrupt or not the format its name says",
+    "too_many_pages": "more pages than scrape.max_pdf_pages",
+}
+
+
 @dataclass(frozen=True, kw_only=True)
 class Page:
     """One scraped page: a row of data/raw/pages.jsonl."""
@@ -42,10 +54,20 @@ class ScrapeReport:
     missing_titles: list[str] = field(default_factory=list)
     failed_titles: list[str] = field(default_factory=list)
     skipped_duplicate: int = 0  # wikipedia: two titles redirect to one article
-    skipped_extension: int = 0  # files: not .html/.htm/.md/.txt
-    skipped_undecodable: int = 0  # files: not UTF-8 (or UTF-16 with a BOM)
-    skipped_empty: int = 0  # files: nothing but whitespace
-    skipped_too_large: int = 0  # files: over scrape.max_page_bytes
+    skipped_extension: int = 0  # files: not a supported suffix (FILE_SUFFIXES)
+    skipped_undecodable: int = 0  # files: .html/.md/.txt not UTF-8 (or UTF-16 with a BOM)
+    skipped_empty: int = 0  # files: 0 bytes, nothing but whitespace, or a .docx without text
+    skipped_too_large: int = 0  # files: over scrape.max_file_bytes
+    skipped_encrypted: int = 0  # files: a PDF that opens only with a password
+    skipped_no_text: int = 0  # files: a PDF without a text layer (scanned images)
+    skipped_corrupt: int = 0  # files: a PDF or .docx that cannot be parsed
+    skipped_too_many_pages: int = 0  # files: a PDF over scrape.max_pdf_pages
+    # files: every document with a supported suffix that was not used, as "path (reason)"
+    skipped_files: list[str] = field(default_factory=list)
+    pdf_pages: int = 0  # files: pages of the PDFs read
+    pdf_pages_without_text: int = 0  # files: of those, pages with no text (an image, or blank)
+    docx_files: int = 0  # files: Word documents read
+    pdf_files: int = 0  # files: PDFs read
     links_followed: int = 0  # wikipedia: pages queued from links (follow_links > 0)
     http_requests: int = 0
     http_cache_hits: int = 0
@@ -53,8 +75,7 @@ class ScrapeReport:
     characters: int = 0
 
     def to_metrics(self, wall_s: float) -> dict[str, Any]:
-        skipped = (self.skipped_duplicate + self.skipped_extension + self.skipped_undecodable
-                   + self.skipped_empty + self.skipped_too_large)
+        skipped = self.skipped_duplicate + self.skipped_extension + self.files_skipped()
         # Titles go in as one " | "-joined string: metrics stay flat (dvc metrics diff shows them).
         return {
             "source": self.source,
@@ -70,6 +91,15 @@ class ScrapeReport:
             "files_skipped_undecodable": self.skipped_undecodable,
             "files_skipped_empty": self.skipped_empty,
             "files_skipped_too_large": self.skipped_too_large,
+            "files_skipped_encrypted": self.skipped_encrypted,
+            "files_skipped_no_text": self.skipped_no_text,
+            "files_skipped_corrupt": self.skipped_corrupt,
+            "files_skipped_too_many_pages": self.skipped_too_many_pages,
+            "files_skipped_names": " | ".join(self.skipped_files),
+            "pdf_files": self.pdf_files,
+            "pdf_pages": self.pdf_pages,
+            "pdf_pages_without_text": self.pdf_pages_without_text,
+            "docx_files": self.docx_files,
             "links_followed": self.links_followed,
             "http_requests": self.http_requests,
             "http_cache_hits": self.http_cache_hits,
@@ -77,6 +107,36 @@ class ScrapeReport:
             "characters": self.characters,
             "wall_s": round(wall_s, 3),
         }
+
+
+    def files_skipped(self) -> int:
+        """Documents with a supported suffix that were not used (every reason but the suffix)."""
+        return sum(getattr(self, f"skipped_{reason}") for reason in SKIP_REASONS)
+
+    def skip_file(self, reason: str, name: str, detail: str = "") -> None:
+        """Count and name a document that is not used; `reason` is a key of SKIP_REASONS."""
+        setattr(self, f"skipped_{reason}", getattr(self, f"skipped_{reason}") + 1)
+        self.skipped_files.append(f"{name} ({SKIP_REASONS[reason]})")
+        log.warning("%s: skipped, %s%s", name, SKIP_REASONS[reason], f" ({detail})" if detail else "")
+
+
+@dataclass(frozen=True)
+class Converted:
+    """A PDF or Word document as HTML (headings, paragraphs, list items, code) and what was counted."""
+
+    title: str  # the document's own title, "" when it has none (the file name is used)
+    html: str
+    pdf_pages: int = 0
+    pdf_pages_without_text: int = 0
+
+
+class UnusableDocument(Exception):
+    """A document that cannot be used, with the SKIP_REASONS key that says why."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(detail or SKIP_REASONS[reason])
+        self.reason = reason
+        self.detail = detail
 
 
 def title_slug(title: str) -> str:

@@ -1,8 +1,10 @@
-"""The user's own documents: .html/.htm, .md and .txt files under the documents folder.
+"""The user's own documents: .html/.htm, .md, .txt, .pdf and .docx files under the documents folder.
 
-Markdown is rendered to HTML (markdown-it, raw HTML escaped rather than passed through) so the
-cleaner sees one structure for both: headings, paragraphs, list items. Files are read as data;
-anything not used is counted by reason.
+Markdown is rendered to HTML (markdown-it, raw HTML escaped rather than passed through), and PDF and
+Word documents are converted to simple HTML (docent.sources.pdf, docent.sources.word), so the cleaner
+sees one structure for all of them: headings, paragraphs, list items, code blocks. Files are read as
+data; every file not used is counted by reason, and named with the reason in metrics/scrape.json
+(`files_skipped_names`) when it has a supported suffix.
 """
 
 from __future__ import annotations
@@ -12,12 +14,19 @@ from pathlib import Path
 from markdown_it import MarkdownIt
 
 from docent.cli import UserError
-from docent.sources.base import Page, ScrapeReport, log, page_id
+from docent.config import ScrapeParams
+from docent.sources.base import Converted, Page, ScrapeReport, UnusableDocument, log, page_id
 
 HTML_SUFFIXES = frozenset({".html", ".htm"})
 MARKDOWN_SUFFIXES = frozenset({".md"})
 TEXT_SUFFIXES = frozenset({".txt"})
+PDF_SUFFIXES = frozenset({".pdf"})
+WORD_SUFFIXES = frozenset({".docx"})
+FILE_SUFFIXES = HTML_SUFFIXES | MARKDOWN_SUFFIXES | TEXT_SUFFIXES | PDF_SUFFIXES | WORD_SUFFIXES
+SUFFIX_LIST = ".html, .htm, .md, .txt, .pdf, .docx"
 USER_LICENSE = "user-provided"
+# Permalink markers and generated numbering inside an <h1>, left out of the title.
+_TITLE_NOISE = ".headerlink, .hash-link, .anchor-link, .section-number"
 
 
 def markdown_to_html(text: str) -> str:
@@ -42,7 +51,34 @@ def _is_hidden(path: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
-def scrape_files(documents: Path, report: ScrapeReport, max_bytes: int) -> list[Page]:
+def _read(path: Path, suffix: str, params: ScrapeParams, report: ScrapeReport) -> tuple[str, str, str]:
+    """(title, format, content) of one document, or UnusableDocument saying why not."""
+    if suffix in PDF_SUFFIXES | WORD_SUFFIXES:
+        converted: Converted
+        if suffix in PDF_SUFFIXES:
+            from docent.sources.pdf import read_pdf
+
+            converted = read_pdf(path, params.max_pdf_pages)
+            report.pdf_files += 1
+            report.pdf_pages += converted.pdf_pages
+            report.pdf_pages_without_text += converted.pdf_pages_without_text
+        else:
+            from docent.sources.word import read_docx
+
+            converted = read_docx(path, params.max_file_bytes)
+            report.docx_files += 1
+        return converted.title or _file_title(path), "html", converted.html
+    text = decode_document(path.read_bytes())
+    if text is None:
+        raise UnusableDocument("undecodable")
+    if not text.strip():
+        raise UnusableDocument("empty")
+    if suffix in MARKDOWN_SUFFIXES:
+        return _title(path, text, suffix), "html", markdown_to_html(text)
+    return _title(path, text, suffix), ("html" if suffix in HTML_SUFFIXES else "text"), text
+
+
+def scrape_files(documents: Path, report: ScrapeReport, params: ScrapeParams) -> list[Page]:
     if not documents.is_dir():
         raise UserError(f"{documents}: documents folder not found (scrape.source=files reads it)")
     # Hidden files (.gitkeep, editor swap files) are not documents; everything else is counted.
@@ -51,56 +87,67 @@ def scrape_files(documents: Path, report: ScrapeReport, max_bytes: int) -> list[
     for path in paths:
         rel = path.relative_to(documents).as_posix()
         suffix = path.suffix.lower()
-        if suffix not in HTML_SUFFIXES | MARKDOWN_SUFFIXES | TEXT_SUFFIXES:
+        if suffix not in FILE_SUFFIXES:
             report.skipped_extension += 1
-            log.warning("%s: skipped, not .html/.htm/.md/.txt", path)
+            log.warning("%s: skipped, not %s", path, SUFFIX_LIST)
             continue
         report.pages_requested += 1
-        if path.stat().st_size > max_bytes:
-            report.skipped_too_large += 1
-            log.warning("%s: skipped, larger than scrape.max_page_bytes (%d)", path, max_bytes)
+        size = path.stat().st_size
+        if size == 0:
+            report.skip_file("empty", rel, "0 bytes")
             continue
-        text = decode_document(path.read_bytes())
-        if text is None:
-            report.skipped_undecodable += 1
-            log.warning("%s: skipped, not UTF-8 text", path)
+        if size > params.max_file_bytes:
+            report.skip_file("too_large", rel, f"{size} bytes > {params.max_file_bytes}")
             continue
-        if not text.strip():
-            report.skipped_empty += 1
-            log.warning("%s: skipped, empty", path)
+        try:
+            title, fmt, content = _read(path, suffix, params, report)
+        except UnusableDocument as exc:
+            report.skip_file(exc.reason, rel, exc.detail)
             continue
-        if suffix in MARKDOWN_SUFFIXES:
-            content, fmt = markdown_to_html(text), "html"
-        else:
-            content, fmt = text, ("html" if suffix in HTML_SUFFIXES else "text")
-        pages.append(Page(id=page_id("files", rel), title=_title(path, text, suffix), url=path.as_posix(),
+        pages.append(Page(id=page_id("files", rel), title=title, url=path.as_posix(),
                           source="files", license=USER_LICENSE, format=fmt, content=content))
         report.pages_fetched += 1
         report.characters += len(content)
     if not pages:
-        counted = (report.skipped_extension + report.skipped_undecodable + report.skipped_empty
-                   + report.skipped_too_large)
-        raise UserError(
-            f"{documents}: no usable documents (.html, .htm, .md, .txt)"
-            + (f"; {counted} file(s) skipped, see the log" if counted else "; the folder is empty")
-        )
+        raise UserError(f"{documents}: no usable documents ({SUFFIX_LIST})" + _skipped_summary(report))
     return pages
 
 
+def _skipped_summary(report: ScrapeReport, shown: int = 5) -> str:
+    """'; 3 file(s) skipped: scan.pdf (no text layer, images only), ...' for the one-line error."""
+    counted = report.skipped_extension + report.files_skipped()
+    if not counted:
+        return "; the folder is empty"
+    names = report.skipped_files[:shown] + ([f"{len(report.skipped_files) - shown} more"]
+                                            if len(report.skipped_files) > shown else [])
+    if report.skipped_extension:
+        names.append(f"{report.skipped_extension} with another suffix")
+    return f"; {counted} file(s) skipped: " + ", ".join(names)
+
+
+def _file_title(path: Path) -> str:
+    return path.stem.replace("_", " ").replace("-", " ").strip() or path.name
+
+
 def _title(path: Path, text: str, suffix: str) -> str:
-    """The document's own title (<title>/<h1>, a leading '# ' line), else the file name."""
+    """The document's own title (its <h1>, else <title>; a leading '# ' line), else the file name."""
     if suffix in HTML_SUFFIXES:
         from bs4 import BeautifulSoup
 
         soup = BeautifulSoup(text, "lxml")
-        for tag in ("title", "h1"):
+        for tag in ("h1", "title"):
             found = soup.find(tag)
-            if found is not None and found.get_text(strip=True):
-                return " ".join(found.get_text(" ").split())
+            if found is None:
+                continue
+            for noise in found.select(_TITLE_NOISE):
+                noise.decompose()
+            title = " ".join(found.get_text(" ").split())
+            if title:
+                return title
     elif suffix in MARKDOWN_SUFFIXES:
         for line in text.splitlines():
             if line.startswith("# ") and line[2:].strip():
                 return line[2:].strip()
             if line.strip():
                 break
-    return path.stem.replace("_", " ").replace("-", " ").strip() or path.name
+    return _file_title(path)

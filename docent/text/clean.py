@@ -1,22 +1,42 @@
-"""Pages -> deduplicated sentences within the word limits, with a count for every drop."""
+"""Pages -> deduplicated sentences within the word limits and code blocks, with a count for every drop.
+
+Two outputs, so nothing that reads sentences has to know about code: sentence rows (prose and
+definitions, each with its section path) for data/clean/sentences.jsonl, and code rows (each block
+whole, with its section and the paragraph before it) for data/clean/code.jsonl.
+"""
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from docent.cli import UserError
-from docent.text.html import html_to_paragraphs
+from docent.cli import UserError, log
+from docent.config import CleanParams
+from docent.text.html import html_to_units
+from docent.text.page_kind import PAGE_KINDS
 from docent.text.plain import text_to_paragraphs
 from docent.text.sentences import split_sentences, train_punkt
+from docent.text.units import Unit
 
 FORMATS = ("html", "text")
+SENTENCE_KIND = {"prose": "sentence", "definition": "definition"}
+
+
+def page_units(page: dict[str, Any], params: CleanParams | None = None) -> tuple[str, list[Unit]]:
+    """('text' or the HTML page's kind, its units in document order); without `params` API
+    signatures are kept whole."""
+    content = page["content"]
+    if page["format"] == "html":
+        document = html_to_units(content, params.max_signature_chars if params else None)
+        return document.kind, document.units
+    return "text", [Unit("prose", paragraph) for paragraph in text_to_paragraphs(content)]
 
 
 def page_paragraphs(page: dict[str, Any]) -> list[str]:
-    content = page["content"]
-    return html_to_paragraphs(content) if page["format"] == "html" else text_to_paragraphs(content)
+    """The page's prose paragraphs (definitions as "term: description"), code left out."""
+    return [unit.paragraph for unit in page_units(page)[1] if unit.kind != "code"]
 
 
 def validate_pages(pages: Sequence[dict[str, Any]], source: str) -> None:
@@ -32,47 +52,96 @@ def validate_pages(pages: Sequence[dict[str, Any]], source: str) -> None:
         seen.add(page["id"])
 
 
-def clean_pages(pages: Sequence[dict[str, Any]], min_words: int,
-                max_words: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Sentence rows (doc_id, title, sent_id, text) and the flat metrics of metrics/clean.json."""
+def _unit_sentences(tokenizer: Any, unit: Unit) -> list[str]:
+    if unit.kind != "definition":
+        return split_sentences(tokenizer, unit.text)
+    # Each sentence of a definition names its term, so none is left without its subject; the
+    # description's paragraphs (one per line) are split one by one.
+    return [f"{unit.term}: {s}" for part in unit.text.split("\n") for s in split_sentences(tokenizer, part)]
+
+
+def clean_pages(pages: Sequence[dict[str, Any]],
+                params: CleanParams) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    """Sentence rows (doc_id, title, sent_id, text, section, kind), code rows (doc_id, title, code_id,
+    section, kind, language, context, text) and the flat metrics of metrics/clean.json."""
     started = time.perf_counter()
-    documents = [(page, page_paragraphs(page)) for page in pages]
-    tokenizer, learned_abbreviations = train_punkt(p for _, paragraphs in documents for p in paragraphs)
-    counts = dict.fromkeys(("no_letters", "too_short", "too_long", "duplicate"), 0)
+    documents = [(page, *page_units(page, params)) for page in pages]
+    prose = [unit for _, _, units in documents for unit in units if unit.kind != "code"]
+    tokenizer, learned_abbreviations = train_punkt(unit.text for unit in prose)
+    counts = dict.fromkeys(("no_letters", "too_short", "too_long", "duplicate", "code_too_long",
+                            "code_duplicate"), 0)
     rows: list[dict[str, Any]] = []
+    code_rows: list[dict[str, Any]] = []
     seen: set[str] = set()
-    split_total = empty_documents = 0
-    for page, paragraphs in documents:
-        kept_before = len(rows)
-        for paragraph in paragraphs:
-            for text in split_sentences(tokenizer, paragraph):
+    seen_code: set[str] = set()
+    kinds: Counter[str] = Counter()
+    split_total = code_total = 0
+    without_sentences: list[str] = []
+    for page, kind, units in documents:
+        kinds[kind] += 1
+        kept_before, code_before = len(rows), len(code_rows)
+        previous = Unit("prose", "")  # the last prose unit: a code block's context, in its section
+        for unit in units:
+            if unit.kind == "code":
+                code_total += 1
+                if unit.text.count("\n") + 1 > params.max_code_lines:
+                    counts["code_too_long"] += 1
+                elif unit.text in seen_code:
+                    counts["code_duplicate"] += 1
+                else:
+                    seen_code.add(unit.text)
+                    code_rows.append({
+                        "doc_id": page["id"], "title": page["title"],
+                        "code_id": f"{page['id']}#code{len(code_rows) - code_before}", "section": unit.section,
+                        "kind": "code", "language": unit.language,
+                        "context": previous.paragraph if previous.section == unit.section else "",
+                        "text": unit.text,
+                    })
+                continue
+            previous = unit
+            for text in _unit_sentences(tokenizer, unit):
                 split_total += 1
                 words = len(text.split())
                 if not any(ch.isalpha() for ch in text):
                     reason = "no_letters"  # "1945–1954." or a stray "•"
-                elif words < min_words:
+                elif words < params.min_words:
                     reason = "too_short"
-                elif words > max_words:
+                elif words > params.max_words:
                     reason = "too_long"
                 elif text in seen:
                     reason = "duplicate"
                 else:
                     seen.add(text)
                     rows.append({"doc_id": page["id"], "title": page["title"],
-                                 "sent_id": f"{page['id']}#{len(rows) - kept_before}", "text": text})
+                                 "sent_id": f"{page['id']}#{len(rows) - kept_before}", "text": text,
+                                 "section": unit.section, "kind": SENTENCE_KIND[unit.kind]})
                     continue
                 counts[reason] += 1
         if len(rows) == kept_before:
-            empty_documents += 1
+            without_sentences.append(page["id"])
+            if len(code_rows) == code_before:
+                log.warning("%s: no sentence and no code kept (navigation only, or nothing within the limits)",
+                            page["id"])
     metrics: dict[str, Any] = {
         "documents": len(pages),
-        "documents_without_sentences": empty_documents,
-        "paragraphs": sum(len(paragraphs) for _, paragraphs in documents),
+        "documents_without_sentences": len(without_sentences),
+        # named, " | "-joined: metrics stay flat, and a page that held only navigation is found by name
+        "documents_without_sentences_ids": " | ".join(without_sentences),
+        "pages_text": kinds["text"],
+        **{f"pages_html_{kind}": kinds[kind] for kind in PAGE_KINDS},
+        "paragraphs": len(prose),
+        "definitions": sum(unit.kind == "definition" for unit in prose),
         "sentences_split": split_total,
         "sentences_kept": len(rows),
-        **{f"dropped_{reason}": n for reason, n in counts.items()},
+        "sentences_from_definitions": sum(row["kind"] == "definition" for row in rows),
+        "sentences_with_section": sum(bool(row["section"]) for row in rows),
+        **{f"dropped_{reason}": counts[reason] for reason in ("no_letters", "too_short", "too_long", "duplicate")},
         "words_kept": sum(len(row["text"].split()) for row in rows),
+        "code_blocks": code_total,
+        "code_blocks_kept": len(code_rows),
+        "dropped_code_too_long": counts["code_too_long"],
+        "dropped_code_duplicate": counts["code_duplicate"],
         "punkt_learned_abbreviations": learned_abbreviations,
         "wall_s": round(time.perf_counter() - started, 3),
     }
-    return rows, metrics
+    return rows, code_rows, metrics

@@ -66,9 +66,17 @@ def tidy_punctuation(text: str) -> str:
     return normalize_whitespace(text)
 
 
-def clean_inline(text: str) -> str:
-    """A paragraph's raw text -> one normalised line."""
-    return tidy_punctuation(strip_citation_markers(normalize_whitespace(normalize_unicode(text))))
+def clean_inline(text: str, markers: bool = True) -> str:
+    """A paragraph's raw text -> one normalised line.
+
+    `markers`: strip Wikipedia-style citation markers ("[1]", "[citation needed]") and repair what
+    they leave behind. Documentation generators mark footnotes up as elements (removed before this),
+    and there a bracket in prose is text ("the list [x]"), so their pages pass False.
+    """
+    text = normalize_whitespace(normalize_unicode(text))
+    if markers:
+        return tidy_punctuation(strip_citation_markers(text))
+    return normalize_whitespace(_SPACE_BEFORE_PUNCT.sub(r"\1", text))
 
 
 # Letters NFKD does not decompose into a base letter plus a mark.

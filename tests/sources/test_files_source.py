@@ -1,4 +1,7 @@
-"""source=files: the user's .html/.htm/.md/.txt documents; everything else is counted, not dropped silently."""
+"""source=files: the user's .html/.htm/.md/.txt documents; everything else is counted, not dropped silently.
+
+PDF and Word documents: tests/sources/test_pdf_docx_documents.py.
+"""
 
 from __future__ import annotations
 
@@ -28,14 +31,15 @@ def make_documents(folder: Path) -> None:
     (folder / "utf16.txt").write_bytes("Hồ Chí Minh was born in 1890.".encode("utf-16"))
     (folder / "latin1.txt").write_bytes("Nguy\xean was a name.".encode("latin-1"))
     (folder / "empty.md").write_text("  \n\n")
-    (folder / "report.pdf").write_bytes(b"%PDF-1.4")
+    (folder / "report.pdf").write_bytes(b"%PDF-1.4")  # a header and nothing else
+    (folder / "photo.png").write_bytes(b"\x89PNG\r\n")
     (folder / "big.txt").write_text("word " * 400)
 
 
 def test_files_source_reads_counts_and_converts(tmp_path: Path) -> None:
     docs = tmp_path / "documents"
     make_documents(docs)
-    params = build_section("scrape", scrape_params(source="files", max_page_bytes=1000))
+    params = build_section("scrape", scrape_params(source="files", max_file_bytes=1000))
 
     pages, metrics = scrape(params, documents=docs, http_cache=tmp_path / "cache")
 
@@ -55,10 +59,14 @@ def test_files_source_reads_counts_and_converts(tmp_path: Path) -> None:
         "<script>alert(1)</script> stays text",
     ][1:]  # the h1 is a heading, not prose; the References section is cut
     assert page_paragraphs(pages[3].to_row()) == ["The Trưng sisters led a rebellion in AD 40."]
-    assert metrics["pages_requested"] == 8  # .html .htm .md .md .txt .txt .txt .txt; not .pdf or .gitkeep
+    assert metrics["pages_requested"] == 9  # .html .htm .md .md .txt .txt .txt .txt .pdf; not .png or .gitkeep
     assert (metrics["files_skipped_undecodable"], metrics["files_skipped_extension"]) == (1, 1)
     assert (metrics["files_skipped_empty"], metrics["files_skipped_too_large"]) == (1, 1)
-    assert metrics["pages_skipped"] == 4
+    assert metrics["files_skipped_corrupt"] == 1
+    assert metrics["pages_skipped"] == 5
+    assert metrics["files_skipped_names"] == (
+        "big.txt (larger than scrape.max_file_bytes) | empty.md (empty) | latin1.txt (not UTF-8 text) | "
+        "report.pdf (corrupt or not the format its name says)")
     assert metrics["pages_fetched"] == 5
 
 
@@ -71,7 +79,7 @@ def test_empty_documents_folder_exits_2(tmp_path: Path, write_params) -> None:
         "--params", str(params), "--documents", str(docs), "--http-cache", str(tmp_path / "cache"),
         "--out", str(tmp_path / "pages.jsonl"), "--metrics", str(tmp_path / "scrape.json")])
     assert result.exit_code == 2
-    expected = f"error: {docs}: no usable documents (.html, .htm, .md, .txt); the folder is empty"
+    expected = f"error: {docs}: no usable documents (.html, .htm, .md, .txt, .pdf, .docx); the folder is empty"
     assert result.output.strip().splitlines()[-1] == expected
     assert (tmp_path / "cache" / "CACHEDIR.TAG").is_file()  # created whatever happens: dvc.yaml declares it
 
@@ -85,7 +93,9 @@ def test_only_unusable_files_exits_2_and_says_why(tmp_path: Path, write_params) 
         "--params", str(write_params(source="files")), "--documents", str(docs), "--http-cache",
         str(tmp_path / "cache"), "--out", str(tmp_path / "pages.jsonl"), "--metrics", str(tmp_path / "m.json")])
     assert result.exit_code == 2
-    assert "2 file(s) skipped" in result.output
+    assert result.output.strip().splitlines()[-1] == (
+        f"error: {docs}: no usable documents (.html, .htm, .md, .txt, .pdf, .docx); 2 file(s) skipped: "
+        "old.txt (not UTF-8 text), scan.pdf (corrupt or not the format its name says)")
     assert not (tmp_path / "pages.jsonl").exists()
 
 

@@ -19,7 +19,9 @@ from stages.scrape import main as scrape_main
 METRIC_KEYS = {
     "source", "pages_requested", "pages_fetched", "pages_missing", "pages_missing_titles", "pages_failed",
     "pages_failed_titles", "pages_skipped", "pages_skipped_duplicate", "files_skipped_extension",
-    "files_skipped_undecodable", "files_skipped_empty", "files_skipped_too_large", "links_followed",
+    "files_skipped_undecodable", "files_skipped_empty", "files_skipped_too_large", "files_skipped_encrypted",
+    "files_skipped_no_text", "files_skipped_corrupt", "files_skipped_too_many_pages", "files_skipped_names",
+    "pdf_files", "pdf_pages", "pdf_pages_without_text", "docx_files", "links_followed",
     "http_requests", "http_cache_hits", "http_retries", "characters", "wall_s",
 }
 

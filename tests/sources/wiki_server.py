@@ -51,7 +51,8 @@ def scrape_params(**overrides: object) -> dict[str, object]:
     section: dict[str, object] = {
         "source": "snapshot", "pages": ["Vietnam"], "base_url": "https://en.wikipedia.org/wiki/",
         "follow_links": 0, "max_pages": 50, "rate_limit_s": 0.0, "timeout_s": 5.0, "retries": 2,
-        "backoff_s": 0.01, "max_page_bytes": 200_000, "user_agent": "docent-tests/1.0 (pytest)",
+        "backoff_s": 0.01, "max_page_bytes": 200_000, "max_file_bytes": 200_000, "max_pdf_pages": 20,
+        "user_agent": "docent-tests/1.0 (pytest)",
     }
     section.update(overrides)
     return section

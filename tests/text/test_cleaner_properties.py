@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from docent.text.html import html_to_paragraphs, is_end_section
+from docent.text.normalize import _INVISIBLE as INVISIBLE
 from docent.text.plain import text_to_paragraphs
 
 DROPPED = "zqxdroppedxqz"  # planted in every element the cleaner must remove
@@ -91,3 +92,16 @@ def test_text_keeps_every_letter_of_plain_prose(words: list[str]) -> None:
     expected = [ch for ch in unicodedata.normalize("NFC", text) if ch.isalpha()]
     if not any(is_end_section(line) for line in text.splitlines()):
         assert letters == expected
+
+
+@PROPERTY_SETTINGS
+@given(st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=60),  # the HTML parser owns those
+       st.sampled_from(["<main>{}</main>", "<div class='mw-parser-output'>{}</div>",
+                        "<div class='body' role='main'><span class='pre'></span>{}</div>"]))
+def test_inline_code_survives_verbatim_on_every_kind_of_page(code: str, wrapper: str) -> None:
+    # Only whitespace is normalised inside <code>: no bracket is taken for a citation marker, no
+    # punctuation is tidied, whatever the page kind.
+    page = wrapper.format(f"<p>Run <code>{html.escape(code)}</code> now.</p>")
+    [paragraph] = html_to_paragraphs(page)
+    expected = " ".join(unicodedata.normalize("NFC", code).translate(INVISIBLE).split())
+    assert " ".join(f"Run {expected} now.".split()) == paragraph

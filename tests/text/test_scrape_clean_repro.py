@@ -47,7 +47,7 @@ def test_dvc_repro_scrape_clean(tmp_path: Path) -> None:
     written = sorted(p.relative_to(repo).as_posix() for p in (repo / "data").rglob("*"))
     written += sorted(p.relative_to(repo).as_posix() for p in (repo / "metrics").rglob("*"))
     assert written == [
-        "data/clean", "data/clean/.gitignore", "data/clean/sentences.jsonl",
+        "data/clean", "data/clean/.gitignore", "data/clean/code.jsonl", "data/clean/sentences.jsonl",
         "data/documents", "data/documents/.gitkeep", "data/http_cache",
         "data/http_cache/CACHEDIR.TAG", "data/raw", "data/raw/.gitignore",
         "data/raw/pages.jsonl", "metrics/clean.json", "metrics/scrape.json",
@@ -65,6 +65,8 @@ def test_dvc_repro_scrape_clean(tmp_path: Path) -> None:
     assert any("Trưng Trắc" in s["text"] for s in sentences)
     clean_metrics = json.loads((repo / "metrics/clean.json").read_text(encoding="utf-8"))
     assert clean_metrics["sentences_kept"] == len(sentences) >= 8
+    assert {(s["section"], s["kind"]) for s in sentences} == {("", "sentence")}  # lead sections: no headings
+    assert (repo / "data/clean/code.jsonl").read_text(encoding="utf-8") == ""
 
     # Nothing changed: a second repro runs no stage.
     again = run([str(dvc), "repro", "scrape", "clean"], repo, env)
