@@ -1,12 +1,16 @@
 """Training throughput: the finetune stage's path vs a plain Trainer baseline, same model, data, LoRA.
 
     .venv/bin/python benchmarks/train_throughput.py [--train data/split/train.jsonl] [--examples 32]
+        [--context retrieved --index models/index]
 
 Ours: params.yaml as is (packed rows without padding, attention per example, lm head only at
 answer positions and fused with the loss, no backward through frozen blocks, batch train.batch_size).
 Baseline: transformers Trainer, every example padded to 384 tokens, loss over every position,
 batch 1 with gradient accumulation 4, no frozen blocks, same LoRA config.
 Both see the same examples once; tokens/s counts real (non-pad) tokens per second of training.
+--context retrieved: the examples carry their RAFT contexts (retrieval.k passages from the index,
+as finetune builds them with train.context = retrieved); the baseline then pads to the longest
+example rounded up to a multiple of 128 (384 cannot hold them), still with loss everywhere.
 Not a test: numbers depend on the machine (and on what else runs on it).
 """
 
@@ -30,6 +34,8 @@ def main() -> None:
     parser.add_argument("--train", default=str(ROOT / "data/split/train.jsonl"))
     parser.add_argument("--model-cache", default=str(ROOT / "models/cache"))
     parser.add_argument("--examples", type=int, default=32)
+    parser.add_argument("--context", choices=("none", "retrieved"), default="none")
+    parser.add_argument("--index", default=str(ROOT / "models/index"))
     args = parser.parse_args()
 
     import tempfile
@@ -45,10 +51,17 @@ def main() -> None:
     from docent.training.run import physical_cores
     from docent.training.trainer import PackedTrainer
 
-    params = load_params(args.params, "seed", "model", "quant", "lora", "freeze", "train")
+    params = load_params(args.params, "seed", "model", "quant", "lora", "freeze", "train", "retrieval", "assistant")
     threads = params.train.threads or physical_cores()
     torch.set_num_threads(threads)
     rows = read_qa(args.train)[: args.examples]
+    baseline_len = BASELINE_LEN
+    if args.context == "retrieved":
+        from docent.retrieval.index import load_index
+        from docent.training.contexts import with_contexts
+
+        rows, _ = with_contexts(rows, load_index(args.index), params.retrieval, params.assistant.abstain,
+                                params.seed)
     source = resolve_model_source(params.model, args.model_cache)
     tok = load_tokenizer(source)
     print(f"model {params.model.name}, {len(rows)} examples from {args.train}, {threads} threads", flush=True)
@@ -81,11 +94,14 @@ def main() -> None:
 
         # ---- baseline
         texts = [prompt_text(tok, r["question"]) + r["answer"].strip() + answer_suffix(tok) for r in rows]
-        enc = [tok(t, add_special_tokens=False, truncation=True, max_length=BASELINE_LEN) for t in texts]
+        if args.context == "retrieved":
+            longest = max(len(tok(t, add_special_tokens=False)["input_ids"]) for t in texts)
+            baseline_len = 128 * math.ceil(longest / 128)
+        enc = [tok(t, add_special_tokens=False, truncation=True, max_length=baseline_len) for t in texts]
         real_base = sum(len(e["input_ids"]) for e in enc)
 
         def pad_collate(features):
-            padded = tok.pad(features, padding="max_length", max_length=BASELINE_LEN, return_tensors="pt")
+            padded = tok.pad(features, padding="max_length", max_length=baseline_len, return_tensors="pt")
             labels = padded["input_ids"].clone()
             labels[padded["attention_mask"] == 0] = -100
             return {**padded, "labels": labels}
@@ -99,14 +115,14 @@ def main() -> None:
         base_trainer.train()
         wall = time.perf_counter() - start
         results["baseline"] = (real_base, wall)
-        print(f"baseline: {real_base} real tokens ({len(enc) * BASELINE_LEN} with padding) in {wall:.1f} s",
+        print(f"baseline: {real_base} real tokens ({len(enc) * baseline_len} with padding) in {wall:.1f} s",
               flush=True)
 
     ours = results["ours"][0] / results["ours"][1]
     base = results["baseline"][0] / results["baseline"][1]
     print(f"ours      {ours:8.1f} real tokens/s  (packed, per-example attention, fused answer-only head, "
           f"batch {batch}, freeze.layers={params.freeze.layers!r})")
-    print(f"baseline  {base:8.1f} real tokens/s  (padded to {BASELINE_LEN}, all positions, batch 1 x accum 4)")
+    print(f"baseline  {base:8.1f} real tokens/s  (padded to {baseline_len}, all positions, batch 1 x accum 4)")
     print(f"speed-up  {ours / base:8.2f}x")
 
 

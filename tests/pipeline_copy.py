@@ -22,6 +22,8 @@ def copy_pipeline(dest: Path, params: dict[str, Any] | None = None) -> Path:
             shutil.copy(src, dest / item)
     (dest / "data" / "documents").mkdir(parents=True)
     (dest / "data" / "documents" / ".gitkeep").touch()
+    (dest / "data" / "eval").mkdir()
+    shutil.copy(REPO / "data" / "eval" / "natural_questions.jsonl", dest / "data" / "eval")
     if params is None:
         shutil.copy(REPO / "params.yaml", dest / "params.yaml")
     else:

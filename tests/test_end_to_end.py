@@ -29,11 +29,12 @@ DATA_OUTPUTS = [
     "data/split/val.jsonl",
     "data/split/test.jsonl",
     "data/split/test_unseen.jsonl",
+    "data/split/test_absent.jsonl",
     "data/split/unrelated_train.jsonl",
     "data/split/unrelated_val.jsonl",
     "data/split/unrelated_test.jsonl",
 ]
-METRICS = ["scrape", "clean", "qa", "split", "classifier", "train", "eval"]
+METRICS = ["scrape", "clean", "qa", "split", "index", "classifier", "train", "eval"]
 CHARTS = ["metrics/charts/loss.png", "metrics/charts/accuracy.png"]
 
 
@@ -41,6 +42,7 @@ def tiny_params(model_dir: Path) -> dict:
     params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
     params["scrape"]["pages"] = ["Ho Chi Minh", "Hanoi", "Huế", "Trưng sisters", "Lê Lợi", "Vietnam War"]
     params["qa"]["unrelated_pages"] = 120
+    params["split"]["absent_documents"] = 1
     params["classifier"].update(hash_bits=14, background_articles=300)
     params["model"]["name"] = str(model_dir)
     params["freeze"]["layers"] = 1
@@ -86,6 +88,15 @@ def test_repro_writes_every_declared_output(pipeline_repo):
         assert (pipeline_repo / "metrics" / f"{name}.json").is_file()
     assert (pipeline_repo / "models" / "finetuned" / "docent.json").is_file()
     assert (pipeline_repo / "models" / "classifier").is_dir()
+    assert (pipeline_repo / "models" / "index" / "manifest.json").is_file()
+    # trained with retrieved passages (the default), and evaluated on the whole grid
+    manifest = json.loads((pipeline_repo / "models" / "finetuned" / "docent.json").read_text(encoding="utf-8"))
+    assert manifest["context"] == "retrieved" and manifest["retrieval_k"] == 3
+    train = json.loads((pipeline_repo / "metrics" / "train.json").read_text(encoding="utf-8"))
+    assert train["context_gold_present"] + train["context_gold_absent"] == train["train_examples"]
+    evaluated = json.loads((pipeline_repo / "metrics" / "eval.json").read_text(encoding="utf-8"))
+    for split in ("test", "test_unseen", "test_absent", "natural"):
+        assert f"finetuned_rag.{split}.correct" in evaluated and f"base_rag.{split}.wrong" in evaluated
     report = (pipeline_repo / "metrics" / "report.md").read_text(encoding="utf-8")
     for chart in CHARTS:  # shown in report.md by paths relative to it
         assert f"]({Path(chart).relative_to('metrics').as_posix()})" in report, chart

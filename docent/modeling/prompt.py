@@ -30,12 +30,14 @@ class Source(Protocol):
 
 
 def question_with_sources(question: str, passages: Sequence[Source] = (), abstain: str = "") -> str:
-    """The question turn: the bare question closed-book, else the numbered passages, the instruction
-    and the question ("Sources:\n[1] Hanoi: ...\n\nAnswer from the sources. ...\nQuestion: ...")."""
+    """The question turn: the bare question closed-book, else the instruction, the numbered passages
+    and the question ("Answer from the sources. ...\nSources:\n[1] Hanoi: ...\n\nQuestion: ...")."""
     if not passages:
         return question
     sources = "\n".join(f"[{i}] {p.title}: {p.text}" for i, p in enumerate(passages, start=1))
-    return f"Sources:\n{sources}\n\n{SOURCES_INSTRUCTION.format(abstain=abstain)}\nQuestion: {question}"
+    # the instruction first: every prompt then opens with the same tokens, which evaluation
+    # computes once for all of them (generation.SharedPrefix)
+    return f"{SOURCES_INSTRUCTION.format(abstain=abstain)}\nSources:\n{sources}\n\nQuestion: {question}"
 
 
 def has_chat_template(tokenizer: PreTrainedTokenizerBase) -> bool:

@@ -237,10 +237,12 @@ def core_phrase(head: Token) -> str:
             and head.doc[start - 1].text not in (",", "(", ")"):
         start -= 1
     tokens = [t for t in head.doc[start:head.i + 1] if t.dep_ != "punct" or t.text in "-–'."]
-    # "the capital of Vietnam": a bare common noun names nothing without its "of" phrase
-    of = [c for c in head.rights if c.dep_ == "prep" and c.lower_ == "of" and c.i == head.i + 1]
-    if head.pos_ == "NOUN" and of and any(c.dep_ == "pobj" for c in of[0].children):
-        return f"{render(tokens)} of {core_phrase(next(c for c in of[0].children if c.dep_ == 'pobj'))}"
+    # "the capital of Vietnam", "a country in Southeast Asia": a bare common noun names nothing
+    # without the phrase right after it
+    prep = [c for c in head.rights if c.dep_ == "prep" and c.i == head.i + 1]
+    if head.pos_ == "NOUN" and prep and any(c.dep_ == "pobj" for c in prep[0].children):
+        obj = next(c for c in prep[0].children if c.dep_ == "pobj")
+        return f"{render(tokens)} {prep[0].lower_} {core_phrase(obj)}"
     return render(tokens)
 
 

@@ -50,7 +50,9 @@ def build_index(sentences_path: str | Path, pages_path: str | Path, split_dir: s
         metrics["k_clamped_to_passages"] = len(passages)
     for split in RECALL_SPLITS:
         rows = read_jsonl(Path(split_dir) / f"{split}.jsonl", required=("question", "sent_ids"), allow_empty_file=True)
-        recalls = recall_at(index, [(str(r["question"]), gold_passages(passages, r["sent_ids"])) for r in rows], ks)
+        questions = [(str(r["question"]), gold_passages(passages, r["sent_ids"], str(r.get("doc_id", ""))))
+                     for r in rows]
+        recalls = recall_at(index, questions, ks)
         metrics.update({f"{split}.recall_at_{k}": v for k, v in recalls.items()})
     return index, metrics
 

@@ -91,7 +91,7 @@ def build_passages(
     return passages
 
 
-def gold_passages(passages: Sequence[Passage], sent_ids: Iterable[str]) -> set[str]:
-    """Ids of the passages holding any of these sentences."""
-    wanted = {str(s) for s in sent_ids}
+def gold_passages(passages: Sequence[Passage], sent_ids: Iterable[str | int], doc_id: str = "") -> set[str]:
+    """Ids of the passages holding any of these sentences (bare numbers are read within `doc_id`)."""
+    wanted = {sentence_key({"doc_id": doc_id, "sent_id": s}) if doc_id else str(s) for s in sent_ids}
     return {p.passage_id for p in passages if wanted & set(p.sent_ids)}

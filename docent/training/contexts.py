@@ -41,7 +41,7 @@ def with_contexts(rows: Sequence[dict[str, Any]], index: BM25Index, params: Retr
     for row in rows:
         rng = random.Random(f"{seed}:{row.get('id', row['question'])}")
         retrieved = [r.passage for r in index.retrieve(str(row["question"]), k + DISTRACTOR_POOL)]
-        gold = gold_passages(index.passages, row.get("sent_ids", ()))
+        gold = gold_passages(index.passages, row.get("sent_ids", ()), str(row.get("doc_id", "")))
         answer = str(row["answer"])
         if gold and rng.random() < params.p_gold:
             context = retrieved[:k]

@@ -15,6 +15,8 @@ from docent.io import write_jsonl
 
 MODELS = ("base", "base_fewshot", "finetuned")
 SPLITS = ("test", "test_unseen")
+GRID_MODELS = ("base", "finetuned", "base_rag", "finetuned_rag", "assistant")
+GRID_SPLITS = ("test", "test_unseen", "test_absent", "natural")
 SCORES = ("sentence_bleu", "bleu", "chrf", "rouge_l", "exact_match", "f1")
 OUTPUTS = ("eval.json", "answers.csv", "report.md", "eval_plot.json", "charts")
 
@@ -39,6 +41,11 @@ UNSEEN = [
     ("When did the Vietnam war end?", "The war ended in 1975.", 7),
     ("What language is spoken in Vietnam?", "Vietnamese is spoken in Vietnam.", 8),
 ]
+ABSENT = [("Who ruled the kingdom of Champa?", "The Cham kings ruled Champa from Indrapura.", 9)]
+NATURAL = [{"id": "nq1", "question": "who was uncle ho", "answer": "Hồ Chí Minh was a Vietnamese revolutionary.",
+            "short_answer": "revolutionary"},
+           {"id": "nq2", "question": "capital of vietnam", "answer": "The capital of Vietnam is Hanoi.",
+            "short_answer": "Hanoi"}]
 UNRELATED = ["How do I bake bread?", "Who won the football world cup?", "What is the weather in Paris?",
              "How does a car engine work?"]
 RELATED_TRAIN = [q for q, _, _ in TRAIN] + ["Who was Lê Lợi?", "When did the French leave Indochina?"]
@@ -47,8 +54,24 @@ UNRELATED_TRAIN = ["What is a good recipe for pizza?", "Who sings this song?", "
 
 
 def _qa_rows(rows, prefix):
-    return [{"id": f"{prefix}-{i}", "question": q, "answer": a, "doc_id": "d", "sent_ids": [i], "fact_id": f,
-             "qtype": "who", "generator": "rules"} for i, (q, a, f) in enumerate(rows)]
+    # the short answer: the reference's last word ("... born in 1890." -> "1890")
+    return [{"id": f"{prefix}-{i}", "question": q, "answer": a, "short_answer": a.split()[-1].strip("."),
+             "doc_id": "d", "sent_ids": [i], "fact_id": f, "qtype": "who", "generator": "rules"}
+            for i, (q, a, f) in enumerate(rows)]
+
+
+def _save_index(path: Path) -> None:
+    """The facts of train, test and test_unseen as one document per fact, indexed as the index stage does."""
+    from docent.config import load_params
+    from docent.retrieval.build import index_manifest
+    from docent.retrieval.index import BM25Index
+    from docent.retrieval.passages import build_passages
+
+    retrieval = load_params(REPO / "params.yaml", "retrieval").retrieval
+    facts = {f: a for _, a, f in TRAIN + TEST + UNSEEN}
+    sentences = [{"doc_id": f"doc{f}", "title": f"Fact {f}", "sent_id": f"doc{f}#0", "text": a}
+                 for f, a in sorted(facts.items())]
+    BM25Index.build(build_passages(sentences, retrieval.passage_words), index_manifest(retrieval)).save(path)
 
 
 def _save_adapter(base_dir: Path, out: Path, tokenizer) -> None:
@@ -100,6 +123,9 @@ def workspace(tmp_path_factory) -> dict[str, Path]:
     write_jsonl(split / "train.jsonl", _qa_rows(TRAIN, "train"))
     write_jsonl(split / "test.jsonl", _qa_rows(TEST, "test"))
     write_jsonl(split / "test_unseen.jsonl", _qa_rows(UNSEEN, "unseen"))
+    write_jsonl(split / "test_absent.jsonl", _qa_rows(ABSENT, "absent"))
+    write_jsonl(root / "natural.jsonl", NATURAL)
+    _save_index(root / "index")
     write_jsonl(split / "unrelated_test.jsonl",
                 [{"id": f"u-{i}", "question": q, "source": "snapshot"} for i, q in enumerate(UNRELATED)])
 
@@ -116,7 +142,8 @@ def workspace(tmp_path_factory) -> dict[str, Path]:
     (live / "plots/metrics/train/loss.tsv").write_text("step\tloss\n1\t2.0\n2\t1.5\n3\t1.2\n", encoding="utf-8")
     (live / "plots/metrics/eval/loss.tsv").write_text("step\tloss\n0\t2.1\n3\t1.4\n", encoding="utf-8")
     return {"root": root, "params": params, "finetuned": root / "finetuned", "classifier": root / "classifier",
-            "split": split, "cache": root / "cache", "live": live}
+            "split": split, "cache": root / "cache", "live": live, "index": root / "index",
+            "natural": root / "natural.jsonl"}
 
 
 def _run(ws: dict[str, Path], out: Path, **overrides: Path):
@@ -124,7 +151,8 @@ def _run(ws: dict[str, Path], out: Path, **overrides: Path):
 
     paths = {**ws, **overrides}
     args = ["--params", paths["params"], "--finetuned", paths["finetuned"], "--classifier", paths["classifier"],
-            "--split-dir", paths["split"], "--model-cache", paths["cache"], "--live-dir", paths["live"],
+            "--split-dir", paths["split"], "--index", paths["index"], "--natural", paths["natural"],
+            "--model-cache", paths["cache"], "--live-dir", paths["live"],
             "--metrics", out / "eval.json", "--answers", out / "answers.csv",
             "--report", out / "report.md", "--plot", out / "eval_plot.json", "--charts", out / "charts"]
     return CliRunner().invoke(main, [str(a) for a in args])
@@ -152,6 +180,17 @@ def test_stage_output_contract(workspace, tmp_path):
         # the adapter is switched off for the base rows: the two models differ
         assert metrics[f"base.{split}.perplexity"] != metrics[f"finetuned.{split}.perplexity"]
         assert f"base_fewshot.{split}.perplexity" not in metrics
+    # the fact grid: every model, closed-book and with retrieval, on every split; shares sum to 1
+    for split in GRID_SPLITS:
+        for model in GRID_MODELS:
+            shares = [metrics[f"{model}.{split}.{o}"] for o in ("correct", "wrong", "abstained")]
+            assert all(0 <= x <= 1 for x in shares) and sum(shares) == pytest.approx(1, abs=1e-5)
+        assert f"base_fewshot.{split}.correct" in metrics or split in ("test_absent", "natural")
+    # a random tiny model never writes the abstention: abstained only where the gate refused
+    for split in GRID_SPLITS:
+        assert metrics[f"finetuned_rag.{split}.abstained"] == 0
+        assert metrics[f"assistant.{split}.abstained"] == metrics[f"assistant.{split}.refused"]
+    assert metrics["n_questions.test_absent"] == 1 and metrics["n_questions.natural"] == 2
     assert metrics["n_questions.test"] == 5 and metrics["n_questions_available.test"] == 7  # eval.max_questions
     assert metrics["n_questions.test_unseen"] == 2
     assert metrics["classifier.n_related"] == 7 and metrics["classifier.n_unrelated"] == 3
@@ -161,12 +200,17 @@ def test_stage_output_contract(workspace, tmp_path):
 
     with open(out / "answers.csv", encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert [r["split"] for r in rows] == ["test"] * 5 + ["test_unseen"] * 2
-    assert {r["question"] for r in rows} <= {q for q, _, _ in TEST + UNSEEN}
+    assert [r["split"] for r in rows] == ["test"] * 5 + ["test_unseen"] * 2 + ["test_absent"] + ["natural"] * 2
+    assert all(r["finetuned_rag_outcome"] in ("correct", "wrong", "abstained") for r in rows)
+    assert all(r["finetuned_rag_sources"].startswith("Fact ") for r in rows
+               if r["finetuned_rag_outcome"] != "abstained")
+    asked = {q for q, _, _ in TEST + UNSEEN + ABSENT} | {n["question"] for n in NATURAL}
+    assert {r["question"] for r in rows} <= asked
     for r in rows:
-        for model in MODELS:
+        for model in GRID_MODELS:
             assert f"{model}_answer" in r and 0 <= float(r[f"{model}_f1"]) <= 1
-        assert float(r["base_perplexity"]) > 1 and float(r["finetuned_perplexity"]) > 1
+        if r["split"] in SPLITS:
+            assert float(r["base_perplexity"]) > 1 and float(r["finetuned_perplexity"]) > 1
 
     plot = json.loads((out / "eval_plot.json").read_text(encoding="utf-8"))
     assert plot and all(set(p) == {"metric", "value"} for p in plot)
@@ -174,8 +218,9 @@ def test_stage_output_contract(workspace, tmp_path):
             "test_unseen f1 (base_fewshot)"} <= {p["metric"] for p in plot}
 
     report = (out / "report.md").read_text(encoding="utf-8")
-    for heading in ("## test:", "## test_unseen:", "## Relevance classifier", "fine-tuned answers on test",
-                    "## Probe questions", "| fine-tuned |", "| base few-shot |"):
+    for heading in ("## Facts: correct / wrong / abstained", "## test:", "## test_unseen:", "## test_absent:",
+                    "## natural:", "## Relevance classifier", "## Probe questions", "| fine-tuned |",
+                    "| base few-shot |", "| fine-tuned + retrieval |"):
         assert heading in report
     assert "Who was Hồ Chí Minh?" in report
     # the charts beside the report, linked by relative paths a Markdown viewer resolves
@@ -222,9 +267,9 @@ def test_empty_test_splits_are_a_user_error(workspace, tmp_path):
     split.mkdir()
     for name in ("train", "unrelated_test"):
         (split / f"{name}.jsonl").write_bytes((workspace["split"] / f"{name}.jsonl").read_bytes())
-    (split / "test.jsonl").write_text("", encoding="utf-8")
-    (split / "test_unseen.jsonl").write_text("", encoding="utf-8")
-    result = _run(workspace, tmp_path / "m", split=split)
+    for name in ("test", "test_unseen", "test_absent"):
+        (split / f"{name}.jsonl").write_text("", encoding="utf-8")
+    result = _run(workspace, tmp_path / "m", split=split, natural=tmp_path / "no-natural.jsonl")
     assert result.exit_code == 2 and "nothing to evaluate" in result.output
 
 

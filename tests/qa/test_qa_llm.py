@@ -26,14 +26,23 @@ def test_parse_pairs_reads_loose_objects_and_rejects_garbage():
 def test_validate_keeps_a_grounded_pair_and_names_each_reject():
     seen: set[str] = set()
     good = {"question": "When did Hồ Chí Minh found the Democratic Republic of Vietnam?",
-            "answer": "Hồ Chí Minh founded the Democratic Republic of Vietnam in 1945."}
-    assert validate_pair(good, PASSAGE, 0.6, 40, seen)[1] is None
+            "answer": "Hồ Chí Minh founded the Democratic Republic of Vietnam in 1945.", "short_answer": "1945"}
+    assert validate_pair(good, PASSAGE, 0.6, 40, seen) == ((good["question"], good["answer"], "1945"), None)
+    # the short answer must be stated by the answer and not given away by the question
+    assert validate_pair({**good, "short_answer": "1946"}, PASSAGE, 0.6, 40, seen) == (
+        None, "short_answer_not_in_answer")
+    assert validate_pair({**good, "short_answer": "Hồ Chí Minh"}, PASSAGE, 0.6, 40, seen) == (
+        None, "short_answer_in_question")
+    assert validate_pair({**good, "short_answer": " "}, PASSAGE, 0.6, 40, seen) == (None, "missing_field")
+    # the out-of-domain pool needs no short answer
+    no_short = {k: v for k, v in good.items() if k != "short_answer"}
+    assert validate_pair(no_short, PASSAGE, 0.6, 40, seen, short_answers=False)[1] is None
     invented = {"question": "When did Hồ Chí Minh visit Paris?", "answer": "Hồ Chí Minh visited Paris in 1911 "
-                "with his brother."}
+                "with his brother.", "short_answer": "1911"}
     assert validate_pair(invented, PASSAGE, 0.6, 40, seen) == (None, "not_grounded")
     assert validate_pair({"question": "Who?"}, PASSAGE, 0.6, 40, seen) == (None, "missing_field")
     assert validate_pair(["x"], PASSAGE, 0.6, 40, seen) == (None, "not_an_object")
-    assert validate_pair({"question": "Founded in 1945", "answer": good["answer"]}, PASSAGE, 0.6, 40,
+    assert validate_pair({**good, "question": "Founded in 1945"}, PASSAGE, 0.6, 40,
                          seen)[1] == "question_ungrammatical"
     seen.add("when did hồ chí minh found the democratic republic of vietnam")
     assert validate_pair(good, PASSAGE, 0.6, 40, seen) == (None, "duplicate_question")

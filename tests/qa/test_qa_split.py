@@ -11,15 +11,16 @@ from docent.config import SplitParams
 from docent.qa.grounding import normalise_text
 from docent.qa.split import QA_SPLITS, UNRELATED_SPLITS, split_all
 
-PARAMS = SplitParams(train=0.8, val=0.1, test=0.1, unseen_facts=0.1)
+PARAMS = SplitParams(train=0.8, val=0.1, test=0.1, unseen_facts=0.1, absent_documents=0)
 
 
-def qa_rows(n_facts: int = 60, per_fact: int = 3) -> list[dict]:
+def qa_rows(n_facts: int = 60, per_fact: int = 3, docs: int = 1) -> list[dict]:
     rows = []
     for f in range(n_facts):
         for k in range(per_fact):
             rows.append({"id": f"f{f}/q{k}", "question": f"Question {k} about fact {f}?", "answer": f"Fact {f}.",
-                         "doc_id": "d", "sent_ids": [f], "generator": "rules", "fact_id": f"d#{f}", "qtype": "what"})
+                         "doc_id": f"d{f % docs}", "sent_ids": [f], "generator": "rules", "fact_id": f"d#{f}",
+                         "qtype": "what"})
     return rows
 
 
@@ -83,3 +84,17 @@ def test_single_phrasing_facts_cannot_feed_test():
 def test_too_few_unrelated_questions_stop():
     with pytest.raises(UserError, match="unrelated_"):
         split_all(qa_rows(), unrelated_rows(1, 1), PARAMS, seed=8)
+
+
+def test_absent_documents_are_held_out_whole():
+    params = SplitParams(train=0.8, val=0.1, test=0.1, unseen_facts=0.1, absent_documents=2)
+    splits, metrics = split_all(qa_rows(60, 3, docs=6), unrelated_rows(), params, seed=9)
+    absent_docs = {r["doc_id"] for r in splits["test_absent"]}
+    assert len(absent_docs) == 2 and metrics["absent_documents"] == 2
+    assert len(splits["test_absent"]) == 2 * 30  # every question of the two documents (10 facts x 3 each)
+    for name in ("train", "val", "test", "test_unseen"):
+        assert not absent_docs & {r["doc_id"] for r in splits[name]}, name
+    assert split_all(qa_rows(60, 3, docs=6), unrelated_rows(), params, seed=9) == (splits, metrics)
+    with pytest.raises(UserError, match="split.absent_documents = 6"):
+        split_all(qa_rows(60, 3, docs=6), unrelated_rows(),
+                  SplitParams(train=0.8, val=0.1, test=0.1, unseen_facts=0.1, absent_documents=6), seed=9)

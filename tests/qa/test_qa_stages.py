@@ -29,6 +29,7 @@ SENTENCES = [
 def write_params(tmp_path: Path, **qa: object) -> Path:
     params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
     params["qa"].update({"unrelated_pages": 40, **qa})
+    params["split"]["absent_documents"] = 1
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
     return path
@@ -127,9 +128,13 @@ def test_split_output_contract(generated, tmp_path):
             "--metrics", str(tmp_path / "split.json")]
     result = CliRunner().invoke(split_main, args)
     assert result.exit_code == 0, result.output
-    names = ["test", "test_unseen", "train", "unrelated_test", "unrelated_train", "unrelated_val", "val"]
+    names = ["test", "test_absent", "test_unseen", "train", "unrelated_test", "unrelated_train", "unrelated_val",
+             "val"]
     assert sorted(p.stem for p in (tmp_path / "split").iterdir()) == names
-    total = sum(len(read(tmp_path / "split" / f"{n}.jsonl")) for n in ("train", "val", "test", "test_unseen"))
+    absent = read(tmp_path / "split" / "test_absent.jsonl")
+    assert len({r["doc_id"] for r in absent}) == 1  # split.absent_documents: 1 whole document
+    total = sum(len(read(tmp_path / "split" / f"{n}.jsonl"))
+                for n in ("train", "val", "test", "test_unseen", "test_absent"))
     assert total == len(read(qa_dir / "qa.jsonl"))
     for row in read(tmp_path / "split" / "train.jsonl"):
         assert tuple(row) == QA_KEYS

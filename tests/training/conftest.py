@@ -26,7 +26,8 @@ def stage_files(tmp_path: Path) -> dict[str, Path]:
     val = write_jsonl(tmp_path / "val.jsonl", qa_rows(FACTS[4:], prefix="v"))
     sentences = write_jsonl(tmp_path / "sentences.jsonl", [
         {"doc_id": "d", "title": "red city", "sent_id": i, "text": a} for i, (_, a) in enumerate(FACTS)])
-    return {"train": train, "val": val, "sentences": sentences, "cache": tmp_path / "cache",
+    return {"train": train, "val": val, "sentences": sentences, "index": tmp_path / "index",
+            "cache": tmp_path / "cache",
             "checkpoints": tmp_path / "checkpoints", "out": tmp_path / "finetuned", "live": tmp_path / "live",
             "metrics": tmp_path / "train.json"}
 

@@ -71,7 +71,7 @@ def write_params(path: Path, model_dir: Path | str, **overrides: object) -> Path
     params["model"]["name"] = str(model_dir)
     small = {"train.max_steps": 6, "train.batch_size": 2, "train.eval_steps": 2, "train.save_steps": 2,
              "train.max_seq_len": 64, "train.threads": 1, "train.warmup_ratio": 0.0, "freeze.layers": 0,
-             "freeze.fraction": 0.0}
+             "freeze.fraction": 0.0, "train.context": "none"}
     for key, value in {**small, **{k.replace("__", "."): v for k, v in overrides.items()}}.items():
         section, name = key.split(".")
         params[section][name] = value
@@ -81,6 +81,7 @@ def write_params(path: Path, model_dir: Path | str, **overrides: object) -> Path
 
 def stage_args(params: Path, files: dict[str, Path]) -> list[str]:
     return ["--params", str(params), "--train", str(files["train"]), "--val", str(files["val"]),
-            "--sentences", str(files["sentences"]), "--model-cache", str(files["cache"]),
+            "--sentences", str(files["sentences"]), "--index", str(files["index"]),
+            "--model-cache", str(files["cache"]),
             "--checkpoints", str(files["checkpoints"]), "--out", str(files["out"]),
             "--live-dir", str(files["live"]), "--metrics", str(files["metrics"])]

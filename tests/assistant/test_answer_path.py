@@ -1,0 +1,91 @@
+"""The one answer path (docent.assistant.answer): gate, retrieval, prompt, answer, sources."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from retrieval.test_index import rows as corpus_rows
+from tiny_models import build_tiny_llama, build_tiny_tokenizer
+
+from docent.assistant.answer import AnswerPath, drawn_on, is_abstention
+from docent.retrieval.index import BM25Index
+from docent.retrieval.passages import build_passages
+
+ABSTAIN = "I don't find that in my sources about Vietnamese history."
+
+
+@pytest.fixture(scope="module")
+def index() -> BM25Index:
+    return BM25Index.build(build_passages(corpus_rows(), passage_words=12), {"passage_words": 12})
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return build_tiny_tokenizer()
+
+
+def path(tokenizer, index, **kw) -> AnswerPath:
+    return AnswerPath(tokenizer, retriever=index, k=kw.pop("k", 2), min_score=kw.pop("min_score", 0.0),
+                      abstain=ABSTAIN, refusal="Sorry.", **kw)
+
+
+def test_plan_puts_the_retrieved_passages_in_the_prompt(tokenizer, index) -> None:
+    plan = path(tokenizer, index).plan("when was hue the capital")
+    assert plan.prompt is not None and plan.status == "answered"
+    assert plan.passages[0].doc_id == "hue" and len(plan.passages) == 2
+    assert "[1] Huế: Huế was the imperial capital" in plan.prompt
+    assert "Question: when was hue the capital" in plan.prompt
+    closed = AnswerPath(tokenizer, retriever=None, k=2, min_score=0.0, abstain=ABSTAIN).plan("when was hue the capital")
+    assert closed.prompt is not None and "Sources" not in closed.prompt and closed.passages == []
+
+
+def test_below_min_score_abstains_without_a_prompt(tokenizer, index) -> None:
+    best = index.retrieve("when was hue the capital", 1)[0].score
+    plan = path(tokenizer, index, min_score=best + 0.01).plan("when was hue the capital")
+    assert plan.prompt is None
+    answer = path(tokenizer, index, min_score=best + 0.01).finish(plan, "never used")
+    assert (answer.text, answer.status, answer.sources) == (ABSTAIN, "abstained", ())
+    nothing = path(tokenizer, index).plan("the of and")  # retrieves nothing at all
+    assert nothing.prompt is None and nothing.status == "abstained"
+
+
+def test_gate_refuses_before_retrieval(tokenizer, index) -> None:
+    gated = path(tokenizer, index, gate=lambda q: "bread" not in q)
+    plan = gated.plan("how do I bake bread")
+    assert (plan.prompt, plan.status, plan.retrieved) == (None, "refused", ())
+    assert gated.finish(plan).text == "Sorry."
+    assert gated.plan("when was hue the capital").status == "answered"
+    # the caller's verdict wins (here: admitted, then nothing retrieved for bread)
+    assert gated.plan("how do I bake bread", admitted=True).status == "abstained"
+
+
+def test_finish_names_the_sources_an_answer_draws_on(tokenizer, index) -> None:
+    p = path(tokenizer, index, k=3)
+    plan = p.plan("which river runs through the citadel of hue and the red river delta")
+    answer = p.finish(plan, "The citadel of Huế sits on the Perfume River.")
+    assert answer.status == "answered" and [s.passage_id for s in answer.sources] == ["hue@1"]
+    assert p.finish(plan, "I don't find that in my sources.").status == "abstained"
+    assert is_abstention("I don't find that in my sources about Hanoi.", ABSTAIN)
+    assert not is_abstention("I found it: Hanoi.", ABSTAIN)
+    assert drawn_on("Completely unrelated words", plan.passages) == (plan.passages[0],)
+
+
+def test_tiny_model_answers_through_the_path(tokenizer, index) -> None:
+    from docent.evaluation.generation import generate_answers
+    from docent.modeling.prompt import stop_token_ids
+
+    model = build_tiny_llama(len(tokenizer)).eval()
+    p = path(tokenizer, index)
+    plans = [p.plan(q) for q in ("when was hue the capital", "who led a rebellion in AD 40")]
+    gens = generate_answers(model, tokenizer, [pl.prompt for pl in plans], max_new_tokens=8, batch_size=2,
+                            stop_ids=stop_token_ids(tokenizer))
+    answers = [p.finish(pl, g.text) for pl, g in zip(plans, gens, strict=True)]
+    for pl, a in zip(plans, answers, strict=True):
+        assert a.status in ("answered", "abstained") and a.retrieved == pl.retrieved
+        assert set(a.sources) <= set(pl.passages)
+        assert a.best_score == pl.retrieved[0].score > 0

@@ -1,0 +1,94 @@
+"""The BM25 index over passages: passages from sentences, retrieval, determinism, manifest checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from docent.cli import UserError
+from docent.retrieval.index import BM25Index, load_index
+from docent.retrieval.passages import build_passages, gold_passages
+
+SENTENCES = [
+    ("hanoi", "Hanoi", "Hà Nội is the capital of Vietnam."),
+    ("hanoi", "Hanoi", "It was founded as Thăng Long in 1010 by Lý Thái Tổ."),
+    ("hanoi", "Hanoi", "The city lies on the Red River delta in the north."),
+    ("hue", "Huế", "Huế was the imperial capital of the Nguyễn dynasty from 1802 to 1945."),
+    ("hue", "Huế", "Its citadel sits on the Perfume River."),
+    ("mekong", "Mekong", "The Mekong flows through six countries before reaching the South China Sea."),
+    ("mekong", "Mekong", "Its delta in southern Vietnam grows much of the country's rice."),
+    ("trung", "Trưng sisters", "The Trưng sisters led a rebellion against Chinese rule in AD 40."),
+]
+
+
+def rows() -> list[dict]:
+    counters: dict[str, int] = {}
+    out = []
+    for doc, title, text in SENTENCES:
+        n = counters.get(doc, 0)
+        counters[doc] = n + 1
+        out.append({"doc_id": doc, "title": title, "sent_id": f"{doc}#{n}", "text": text})
+    return out
+
+
+def test_passages_group_consecutive_sentences_up_to_the_word_budget() -> None:
+    passages = build_passages(rows(), passage_words=20, urls={"hanoi": "https://example.org/Hanoi"})
+    hanoi = [p for p in passages if p.doc_id == "hanoi"]
+    # 7 + 11 words fit in 20, the third sentence (10 words) starts a new passage
+    assert [p.sent_ids for p in hanoi] == [("hanoi#0", "hanoi#1"), ("hanoi#2",)]
+    assert hanoi[0].text == "Hà Nội is the capital of Vietnam. It was founded as Thăng Long in 1010 by Lý Thái Tổ."
+    assert hanoi[0].url == "https://example.org/Hanoi" and hanoi[0].title == "Hanoi"
+    assert [p.passage_id for p in passages][:2] == ["hanoi@0", "hanoi@1"]
+    # a sentence longer than the budget is a passage on its own, never cut
+    solo = build_passages(rows(), passage_words=5)
+    assert len(solo) == len(SENTENCES) and all(len(p.sent_ids) == 1 for p in solo)
+    assert gold_passages(passages, ["hanoi#1"]) == {"hanoi@0"}
+    kept = build_passages(rows(), 20, urls={"hanoi": "https://example.org/Hanoi"}, exclude_docs={"hue"})
+    assert kept == [p for p in passages if p.doc_id != "hue"]
+
+
+def test_retrieves_the_passage_holding_the_answer_with_folded_accents(tmp_path: Path) -> None:
+    index = BM25Index.build(build_passages(rows(), passage_words=20), {"passage_words": 20})
+    top = index.retrieve("when was hue the capital", k=2)
+    assert top[0].passage.doc_id == "hue" and top[0].score > top[-1].score >= 0
+    assert index.retrieve("who led a rebellion in ad 40", 1)[0].passage.title == "Trưng sisters"
+    # stemming: "founding" matches "founded"
+    assert index.retrieve("founding of thang long", 1)[0].passage.passage_id == "hanoi@0"
+    assert index.retrieve("the and of", 3) == []  # only stopwords: nothing to match
+    assert len(index.retrieve("river", 50)) <= len(index.passages)  # k larger than the corpus: clamped
+
+
+def test_saved_index_is_deterministic_and_loads(tmp_path: Path) -> None:
+    passages = build_passages(rows(), passage_words=20)
+    for name in ("a", "b"):
+        BM25Index.build(passages, {"passage_words": 20}).save(tmp_path / name)
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert files and all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
+    loaded = load_index(tmp_path / "a", expect={"passage_words": 20})
+    assert loaded.manifest["passages"] == len(passages)
+    assert loaded.retrieve("rice delta", 1)[0].passage.doc_id == "mekong"
+
+
+def test_manifest_mismatch_and_damaged_files_are_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "index"
+    BM25Index.build(build_passages(rows(), passage_words=20), {"passage_words": 20}).save(folder)
+    with pytest.raises(UserError, match=r"passage_words = 20.*run `dvc repro index`"):
+        load_index(folder, expect={"passage_words": 60})
+    lines = (folder / "passages.jsonl").read_text(encoding="utf-8").splitlines()
+    edited = json.loads(lines[0])
+    edited["text"] = "edited"
+    (folder / "passages.jsonl").write_text("\n".join([json.dumps(edited), *lines[1:]]) + "\n", encoding="utf-8")
+    with pytest.raises(UserError, match="does not match"):
+        load_index(folder)
+    (folder / "manifest.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(UserError, match=r"manifest\.json: unreadable"):
+        load_index(folder)
+    with pytest.raises(UserError, match=r"missing; run `dvc repro index`"):
+        load_index(tmp_path / "nowhere")
+
+
+def test_empty_corpus_is_a_user_error() -> None:
+    with pytest.raises(UserError, match="no passages"):
+        BM25Index.build([], {})
