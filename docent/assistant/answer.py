@@ -13,7 +13,7 @@ away, else "answered", with the passages it drew on as its sources.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
 from docent.modeling.prompt import Turn, prompt_text, question_with_sources
@@ -41,6 +41,7 @@ class Plan:
     reply: str = ""
     status: Status = "answered"
     retrieved: tuple[Retrieved, ...] = ()
+    turn: str = ""  # the question turn the prompt ends with (the passages and the question)
 
     @property
     def passages(self) -> list[Passage]:
@@ -101,12 +102,19 @@ class AnswerPath:
         if not admitted:
             return Plan(question, None, self.refusal, "refused")
         if self.retriever is None:
-            return Plan(question, prompt_text(self.tokenizer, question, history))
+            return Plan(question, prompt_text(self.tokenizer, question, history), turn=question)
         retrieved = tuple(self.retriever.retrieve(search_text or question, self.k))
         if not retrieved or retrieved[0].score < self.min_score:
             return Plan(question, None, self.abstain, "abstained", retrieved)
         turn = question_with_sources(question, [r.passage for r in retrieved], self.abstain)
-        return Plan(question, prompt_text(self.tokenizer, turn, history), retrieved=retrieved)
+        return Plan(question, prompt_text(self.tokenizer, turn, history), retrieved=retrieved, turn=turn)
+
+    def with_history(self, plan: Plan, history: Sequence[Turn]) -> Plan:
+        """The same plan with other earlier turns before its question turn (the assistant plans
+        without history, then keeps the turns that fit its token budget with the passages)."""
+        if plan.prompt is None:
+            return plan
+        return replace(plan, prompt=prompt_text(self.tokenizer, plan.turn, history))
 
     def finish(self, plan: Plan, generated: str = "") -> Answer:
         if plan.prompt is None:

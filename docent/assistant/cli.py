@@ -1,8 +1,9 @@
 """`python -m docent ask|chat|serve`: the assistant's command line.
 
 Unlike pipeline stages, an interactive tool defaults its paths to where the pipeline puts
-things (models/finetuned, models/classifier, models/cache, params.yaml); hyperparameters
-still come only from params.yaml (its `assistant`, `model` and `quant` sections).
+things (models/finetuned, models/classifier, models/index, models/cache, params.yaml);
+hyperparameters still come only from params.yaml (its `assistant`, `retrieval`, `model` and
+`quant` sections). An answer is followed by a "Sources:" line naming the passages it drew on.
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Another PEFT adapter to load on the same base (repeatable)."),
         click.option("--no-adapter", is_flag=True,
                      help="Answer with the base model (adapters disabled), for comparison."),
+        click.option("--index", "index_dir", type=click.Path(file_okay=False), default="models/index",
+                     show_default=True, help="Passage index written by the index stage (used when retrieving)."),
+        click.option("--retrieval/--no-retrieval", default=None,
+                     help="Ground answers in retrieved passages, or answer closed-book. Default: as the "
+                          "fine-tuned model was trained (its docent.json `context`)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -50,10 +56,11 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _load(params_path: str, finetuned: str, classifier_dir: str, model_cache: str,
-          adapters: tuple[str, ...], no_adapter: bool) -> Assistant:
+          adapters: tuple[str, ...], no_adapter: bool, index_dir: str, retrieval: bool | None) -> Assistant:
     from docent.assistant.engine import load_assistant
 
-    return load_assistant(params_path, finetuned, classifier_dir, model_cache, adapters, no_adapter)
+    return load_assistant(params_path, finetuned, classifier_dir, model_cache, adapters, no_adapter,
+                          index_dir=index_dir, retrieval=retrieval)
 
 
 def _with_user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -73,8 +80,9 @@ def _with_user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 def stream_to_terminal(
     assistant: Assistant, question: str, history: list[Turn], model: str | None
 ) -> tuple[AnswerStream, bool]:
-    """Print the answer (or the refusal) as it is generated; (stream, finished in time)."""
-    from docent.assistant.engine import AnswerTimeout
+    """Print the answer (or the refusal, or the abstention) as it is generated, then its sources;
+    (stream, finished in time)."""
+    from docent.assistant.engine import AnswerTimeout, source_line
 
     stream = assistant.answer(question, history, model=model)
     out = click.get_text_stream("stdout")
@@ -91,6 +99,9 @@ def stream_to_terminal(
     else:
         out.write("\n")
         out.flush()
+    sources = source_line(stream.sources)
+    if sources:
+        click.echo(sources)
     return stream, in_time
 
 
@@ -104,9 +115,9 @@ def main() -> None:
 @model_options
 @_with_user_errors
 def ask(question: str, params_path: str, finetuned: str, classifier_dir: str, model_cache: str,
-        adapters: tuple[str, ...], no_adapter: bool) -> None:
-    """Answer one QUESTION (streamed); unrelated questions get the refusal."""
-    assistant = _load(params_path, finetuned, classifier_dir, model_cache, adapters, no_adapter)
+        adapters: tuple[str, ...], no_adapter: bool, index_dir: str, retrieval: bool | None) -> None:
+    """Answer one QUESTION (streamed), then its sources; unrelated questions get the refusal."""
+    assistant = _load(params_path, finetuned, classifier_dir, model_cache, adapters, no_adapter, index_dir, retrieval)
     _stream, in_time = stream_to_terminal(assistant, question, [], None)
     if not in_time:
         sys.exit(1)  # the error line is on stderr
@@ -116,13 +127,15 @@ def ask(question: str, params_path: str, finetuned: str, classifier_dir: str, mo
 @model_options
 @_with_user_errors
 def chat(params_path: str, finetuned: str, classifier_dir: str, model_cache: str,
-         adapters: tuple[str, ...], no_adapter: bool) -> None:
+         adapters: tuple[str, ...], no_adapter: bool, index_dir: str, retrieval: bool | None) -> None:
     """Talk with the assistant; earlier turns are kept within assistant.max_history_tokens."""
-    assistant = _load(params_path, finetuned, classifier_dir, model_cache, adapters, no_adapter)
+    assistant = _load(params_path, finetuned, classifier_dir, model_cache, adapters, no_adapter, index_dir, retrieval)
     current = assistant.default
     history: list[Turn] = []
     click.echo(f"docent: this assistant only knows about {assistant.params.domain}. "
-               f"Models: {', '.join(assistant.model_names)}. Type /help for commands.")
+               f"Models: {', '.join(assistant.model_names)}. "
+               f"{'Answers cite their sources' if assistant.retrieves else 'Closed-book answers'}. "
+               f"Type /help for commands.")
     while True:
         try:
             line = input(f"[{current}] you> ")
@@ -181,12 +194,13 @@ def chat(params_path: str, finetuned: str, classifier_dir: str, model_cache: str
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
 @_with_user_errors
 def serve(params_path: str, finetuned: str, classifier_dir: str, model_cache: str,
-          adapters: tuple[str, ...], no_adapter: bool, host: str, port: int) -> None:
+          adapters: tuple[str, ...], no_adapter: bool, index_dir: str, retrieval: bool | None,
+          host: str, port: int) -> None:
     """Serve the kiosk page and an OpenAI-compatible /v1/chat/completions endpoint."""
     import uvicorn
 
     from docent.assistant.server import create_app
 
-    assistant = _load(params_path, finetuned, classifier_dir, model_cache, adapters, no_adapter)
+    assistant = _load(params_path, finetuned, classifier_dir, model_cache, adapters, no_adapter, index_dir, retrieval)
     click.echo(f"docent: serving on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
     uvicorn.run(create_app(assistant), host=host, port=port, log_level="info")

@@ -5,6 +5,12 @@ Shared by the `ask`/`chat` commands and the web server, so every front end gets 
 - Relevance: the classifier judges the question before the LLM runs. An unrelated question gets
   `assistant.refusal` and the model is never called. A follow-up such as "When did he die?" is
   judged in context (see `Assistant.judge`).
+- Retrieval and sources: every answer goes through the one answer path
+  (`docent.assistant.answer.AnswerPath`, shared with evaluate). With an index, the passages
+  retrieved for the question (a follow-up: for the conversation's earlier questions and it) go
+  into the prompt, and the answer carries the passages it drew on as its sources; when the best
+  passage scores below `retrieval.min_score` the answer is `assistant.abstain`, again without
+  running the model. Without an index (a closed-book model) the prompt is the bare question.
 - History: earlier turns are passed to `prompt_text` as (question, answer) pairs; when the prompt
   would exceed `assistant.max_history_tokens` tokens, the oldest turns are dropped first.
 - Adapters: several LoRA adapters on the one base (peft `load_adapter` / `set_adapter`); the name
@@ -19,21 +25,26 @@ Shared by the `ask`/`chat` commands and the web server, so every front end gets 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from docent.assistant.answer import Answer, AnswerPath, Plan, Status
 from docent.cli import UserError
-from docent.config import AssistantParams, ModelParams, QuantParams
+from docent.config import AssistantParams, ModelParams, QuantParams, RetrievalParams
 from docent.modeling.prompt import Turn, prompt_text, stop_token_ids
+from docent.retrieval.passages import Passage, Retrieved
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+    from docent.retrieval.index import BM25Index, Retriever
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +86,37 @@ class Verdict:
     follow_up: bool  # accepted only because it refers back to the previous related turn
 
 
+# ---------------------------------------------------------------- sources
+
+def source_record(passage: Passage) -> dict[str, str]:
+    """A source as every interface reports it (the API's `sources` items, the page's links)."""
+    return {"title": passage.title, "url": passage.url, "section": passage.section, "passage_id": passage.passage_id}
+
+
+def source_line(sources: Sequence[Passage]) -> str:
+    """The terminal's line, `Sources: Title, section (url); Title2` (each label once), or "" for none."""
+    labels: list[str] = []
+    for p in sources:
+        label = p.title + (f", {p.section}" if p.section else "") + (f" ({p.url})" if p.url else "")
+        if label not in labels:
+            labels.append(label)
+    return f"Sources: {'; '.join(labels)}" if labels else ""
+
+
+class _OneAtATime:
+    """A retriever called by one thread at a time. The server plans answers in several worker
+    threads, and BM25Index stems with one PyStemmer object, which keeps internal state and "must
+    not be called concurrently" (PyStemmer's documentation). A search takes milliseconds."""
+
+    def __init__(self, retriever: Retriever) -> None:
+        self._retriever = retriever
+        self._lock = threading.Lock()
+
+    def retrieve(self, question: str, k: int) -> list[Retrieved]:
+        with self._lock:
+            return self._retriever.retrieve(question, k)
+
+
 # ---------------------------------------------------------------- one answer, streamed
 
 class _StopWhen:
@@ -95,40 +137,123 @@ class _StopWhen:
 
 
 class AnswerStream:
-    """An answer being produced: iterate it for text pieces; afterwards read `text` and the counts.
+    """An answer being produced: iterate it for text pieces; afterwards read `answer` and the counts.
 
-    The refusal is a stream too (one piece, no model involved), so callers treat both alike.
-    Iterating raises `AnswerTimeout` when the deadline passed (pieces already yielded stand).
-    `cancel()` stops the generation early (a web client that disconnected).
+    A fixed reply (the refusal, or the abstention when retrieval found nothing good enough) is a
+    stream too, of one piece with no model involved, so callers treat all answers alike. A
+    generated answer starts with `start`; once its pieces are all read, `answer` holds the final
+    `Answer` (text, status, sources). Iterating raises `AnswerTimeout` when the deadline passed
+    (pieces already yielded stand, and `answer` holds what was cut off). `cancel()` stops the
+    generation early (a web client that disconnected).
     """
 
-    def __init__(self, model_name: str, verdict: Verdict, refusal: str | None = None) -> None:
+    def __init__(self, model_name: str, verdict: Verdict, path: AnswerPath, plan: Plan, *,
+                 timeout_s: float = 0.0, prompt_tokens: int = 0, history_turns_used: int = 0,
+                 history_turns_dropped: int = 0) -> None:
         self.model_name = model_name
         self.verdict = verdict
-        self.refused = refusal is not None
-        self.pieces: list[str] = [refusal] if refusal is not None else []
-        self.prompt_tokens = 0
+        self.plan = plan
+        self.prompt_tokens = prompt_tokens
         self.completion_tokens = 0
-        self.history_turns_used = 0
-        self.history_turns_dropped = 0
+        self.history_turns_used = history_turns_used
+        self.history_turns_dropped = history_turns_dropped
         self.finish_reason = "stop"
         self.error: BaseException | None = None
         self.busy = False  # the deadline passed while waiting for another answer to finish
+        # the final answer: at once for a fixed reply, when the generation has been read otherwise
+        self.answer: Answer | None = path.finish(plan) if plan.prompt is None else None
+        self.pieces: list[str] = [self.answer.text] if self.answer is not None else []
+        self._path = path
+        self._timeout_s = timeout_s
         self._cancel = threading.Event()
         self._streamer: Any = None
         self._stopper: _StopWhen | None = None
         self._thread: threading.Thread | None = None
-        self._timeout_s = 0.0
+        self._generated = False  # generate() returned (and so called streamer.end())
 
     @property
     def text(self) -> str:
         return "".join(self.pieces)
 
+    @property
+    def status(self) -> Status:
+        """answered | abstained | refused (a generation not read to its end yet: its plan's status)."""
+        return self.answer.status if self.answer is not None else self.plan.status
+
+    @property
+    def refused(self) -> bool:
+        return self.plan.status == "refused"
+
+    @property
+    def sources(self) -> tuple[Passage, ...]:
+        """The passages the answer drew on (none for a refusal, an abstention or closed-book)."""
+        return self.answer.sources if self.answer is not None else ()
+
+    # ------------------------------------------------------------ the generation side
+
+    def start(self, tokenizer: PreTrainedTokenizerBase, worker: Callable[[AnswerStream], None],
+              deadline: float) -> None:
+        """Run `worker(self)` in a thread: it generates into `streamer`, stopping on `stopper`."""
+        from transformers import TextIteratorStreamer
+
+        if self.plan.prompt is None or self._thread is not None:
+            raise RuntimeError("start: a fixed reply, or a stream already started")
+        self._stopper = _StopWhen(deadline, self._cancel)
+        self._streamer = TextIteratorStreamer(
+            tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=self._timeout_s + WORKER_GRACE_S,
+        )
+        self._thread = threading.Thread(target=self._run, args=(worker,), name="docent-generate", daemon=True)
+        self._thread.start()
+
+    def _run(self, worker: Callable[[AnswerStream], None]) -> None:
+        try:
+            worker(self)
+        except BaseException as exc:  # reported to the reader, which re-raises it
+            self.error = exc
+            log.exception("generation failed")
+        finally:
+            if not self._generated:
+                self._streamer.end()  # wake the reader
+
+    @property
+    def streamer(self) -> Any:
+        """The TextIteratorStreamer the worker passes to generate()."""
+        return self._streamer
+
+    @property
+    def stopper(self) -> _StopWhen:
+        """The stopping criterion the worker passes to generate() (deadline, cancel)."""
+        assert self._stopper is not None, "start() first"
+        return self._stopper
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def mark_busy(self) -> None:
+        """The worker never got the model before the deadline."""
+        self.busy = True
+
+    def generation_done(self, completion_tokens: int, finish_reason: str) -> None:
+        """The worker's report once generate() returned (it has ended the streamer)."""
+        self._generated = True
+        self.completion_tokens = completion_tokens
+        self.finish_reason = finish_reason
+
+    # ------------------------------------------------------------ the reading side
+
     def cancel(self) -> None:
         self._cancel.set()
 
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the generation thread; True when it has ended (or there is none)."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout=timeout)
+        return not self._thread.is_alive()
+
     def __iter__(self) -> Iterator[str]:
-        if self._streamer is None:  # the refusal
+        if self._streamer is None:  # a fixed reply
             yield from self.pieces
             return
         try:
@@ -139,8 +264,7 @@ class AnswerStream:
         finally:
             # Leaving early (an exception in the reader, or the generator closed) stops generation.
             self._cancel.set()
-        assert self._thread is not None
-        self._thread.join(timeout=WORKER_GRACE_S)
+        self.join(timeout=WORKER_GRACE_S)
         if self.error is not None:
             raise self.error
         if self.busy:
@@ -148,6 +272,7 @@ class AnswerStream:
                 f"the assistant is busy answering other questions; no answer started within {self._timeout_s:g} s, "
                 f"try again"
             )
+        self.answer = self._path.finish(self.plan, self.text)
         if self._stopper is not None and self._stopper.timed_out:
             raise AnswerTimeout(f"the answer took longer than {self._timeout_s:g} s and was cut off")
 
@@ -161,7 +286,8 @@ class AnswerStream:
 # ---------------------------------------------------------------- the assistant
 
 class Assistant:
-    """A loaded model with named adapters, the classifier and the assistant params."""
+    """A loaded model with named adapters, the classifier, the assistant params and (for grounded
+    answers) a retriever with the retrieval params (k, min_score)."""
 
     def __init__(
         self,
@@ -172,11 +298,22 @@ class Assistant:
         adapters: Sequence[str] = (),
         default: str | None = None,
         no_adapter_name: str = BASE,
+        retriever: Retriever | None = None,
+        retrieval: RetrievalParams | None = None,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.classifier = classifier
         self.params = params
+        if retriever is not None and retrieval is None:
+            raise ValueError("a retriever needs the retrieval params (k, min_score)")
+        self.retriever = retriever
+        self.retrieval = retrieval
+        self.path = AnswerPath(
+            tokenizer, retriever=_OneAtATime(retriever) if retriever is not None else None,
+            k=retrieval.k if retrieval else 0,
+            min_score=retrieval.min_score if retrieval else 0.0, abstain=params.abstain, refusal=params.refusal,
+        )
         self.adapters = list(adapters)
         # A full fine-tune has no adapter to switch off: its "no adapter" model is the fine-tuned one.
         self.no_adapter_name = no_adapter_name
@@ -185,6 +322,11 @@ class Assistant:
             raise UserError(f"model {self.default!r}: not loaded; choose one of {', '.join(self.model_names)}")
         self.stop_ids = stop_token_ids(tokenizer)
         self.lock = threading.Lock()
+
+    @property
+    def retrieves(self) -> bool:
+        """Whether answers are grounded in retrieved passages (else closed-book)."""
+        return self.retriever is not None
 
     @property
     def model_names(self) -> list[str]:
@@ -217,13 +359,30 @@ class Assistant:
         related, score = self.classifier.is_related(question)
         if related:
             return Verdict(True, float(score), follow_up=False)
-        words = {w.lower() for w in WORD.findall(question)}
-        if history and words & REFERRING_WORDS:
-            context = " ".join(q for q, _a in history[-FOLLOW_UP_CONTEXT_TURNS:])
+        context = self.earlier_questions(question, history)
+        if context:
             related, combined = self.classifier.is_related(f"{context} {question}")
             if related:
                 return Verdict(True, float(combined), follow_up=True)
         return Verdict(False, float(score), follow_up=False)
+
+    @staticmethod
+    def earlier_questions(question: str, history: Sequence[Turn]) -> str:
+        """What a follow-up refers back to: when the question has a referring word, the questions
+        of the last FOLLOW_UP_CONTEXT_TURNS answered turns (joined), else "".
+
+        The same text decides the relevance of a follow-up (`judge`) and what it retrieves with
+        (`search_text`), so "When did he die?" finds the passages of the person asked about before.
+        """
+        words = {w.lower() for w in WORD.findall(question)}
+        if not history or not words & REFERRING_WORDS:
+            return ""
+        return " ".join(q for q, _a in history[-FOLLOW_UP_CONTEXT_TURNS:])
+
+    def search_text(self, question: str, history: Sequence[Turn] = ()) -> str:
+        """What retrieval searches with: the question, after the earlier questions it refers back to."""
+        context = self.earlier_questions(question, history)
+        return f"{context} {question}" if context else question
 
     # ------------------------------------------------------------ history
 
@@ -233,6 +392,8 @@ class Assistant:
     def fit_history(self, question: str, history: Sequence[Turn]) -> list[Turn]:
         """The most recent turns whose prompt (turns + question) fits in max_history_tokens.
 
+        `question` is the question turn as the prompt carries it (with retrieval: the passages,
+        the instruction and the question), so the passages count against the budget too.
         Oldest turns are dropped first. If the question alone is over the budget it is still
         answered, with no history (its length is capped by max_question_chars).
         """
@@ -256,88 +417,82 @@ class Assistant:
         model: str | None = None,
         max_new_tokens: int | None = None,
     ) -> AnswerStream:
-        """Start answering; returns at once with a stream (the refusal, or a generation under way)."""
+        """Start answering; returns at once with a stream (a fixed reply, or a generation under way).
+
+        The one answer path: relevance gate (follow-ups judged with the history) -> retrieve (a
+        follow-up with the earlier questions) -> prompt with the passages and the history that
+        fits -> generate in a worker thread -> `AnswerPath.finish` when the stream has been read.
+        """
         name = self.resolve(model)
         question = question.strip()
         if not question:
             raise UserError("question: empty")
         history = self.answered_turns(history)
         verdict = self.judge(question, history)
-        if not verdict.related:
-            log.info("refused (score %.3f < threshold %.3f): %r", verdict.score, self.classifier.threshold, question)
-            return AnswerStream(name, verdict, refusal=self.params.refusal)
+        plan = self.path.plan(question, search_text=self.search_text(question, history), admitted=verdict.related)
+        if plan.prompt is None:
+            if plan.status == "refused":
+                log.info("refused (score %.3f < threshold %.3f): %r", verdict.score, self.classifier.threshold,
+                         question)
+            else:
+                best = plan.retrieved[0].score if plan.retrieved else 0.0
+                log.info("abstained (best passage score %.3f < min_score %.3f): %r", best, self.path.min_score,
+                         question)
+            return AnswerStream(name, verdict, self.path, plan)
 
-        deadline = time.monotonic() + self.params.timeout_s
         limit = self.params.max_new_tokens
         if max_new_tokens is not None:  # a client may ask for less (OpenAI max_tokens), never more
             limit = min(max_new_tokens, limit)
-        turns = self.fit_history(question, history)
-        prompt = prompt_text(self.tokenizer, question, turns)
-        inputs = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
-
-        from transformers import TextIteratorStreamer
-
-        stream = AnswerStream(name, verdict)
-        stream.history_turns_used = len(turns)
-        stream.history_turns_dropped = len(history) - len(turns)
-        stream.prompt_tokens = int(inputs["input_ids"].shape[1])
-        stream._timeout_s = self.params.timeout_s
-        stream._stopper = _StopWhen(deadline, stream._cancel)
-        stream._streamer = TextIteratorStreamer(
-            self.tokenizer,
-            skip_prompt=True,
-            skip_special_tokens=True,
-            timeout=self.params.timeout_s + WORKER_GRACE_S,
+        turns = self.fit_history(plan.turn, history)
+        plan = self.path.with_history(plan, turns)
+        assert plan.prompt is not None
+        inputs = self.tokenizer(plan.prompt, return_tensors="pt", add_special_tokens=False)
+        stream = AnswerStream(
+            name, verdict, self.path, plan, timeout_s=self.params.timeout_s,
+            prompt_tokens=int(inputs["input_ids"].shape[1]), history_turns_used=len(turns),
+            history_turns_dropped=len(history) - len(turns),
         )
-        stream._thread = threading.Thread(
-            target=self._generate, args=(stream, inputs, name, limit, deadline), name="docent-generate", daemon=True
-        )
-        stream._thread.start()
+        deadline = time.monotonic() + self.params.timeout_s
+        stream.start(self.tokenizer, functools.partial(self._generate, inputs=inputs, name=name,
+                                                       max_new_tokens=limit, deadline=deadline), deadline)
         return stream
 
-    def _generate(self, stream: AnswerStream, inputs: Any, name: str, max_new_tokens: int, deadline: float) -> None:
-        """Worker thread: wait for the model, switch adapter, generate greedily into the streamer."""
+    def _generate(self, stream: AnswerStream, *, inputs: Any, name: str, max_new_tokens: int,
+                  deadline: float) -> None:
+        """Worker thread: wait for the model, switch adapter, generate greedily into the stream's streamer."""
         from transformers import GenerationConfig, StoppingCriteriaList
 
-        finished = False
+        wait_s = deadline - time.monotonic()
+        if wait_s <= 0 or not self.lock.acquire(timeout=wait_s):
+            stream.mark_busy()
+            return
         try:
-            wait_s = deadline - time.monotonic()
-            if wait_s <= 0 or not self.lock.acquire(timeout=wait_s):
-                stream.busy = True
+            if stream.cancelled:
                 return
-            try:
-                if stream._cancel.is_set():
-                    return
-                config = GenerationConfig(
-                    do_sample=False,  # greedy: the same question gets the same answer
-                    max_new_tokens=max_new_tokens,
-                    eos_token_id=self.stop_ids,
-                    pad_token_id=self.tokenizer.pad_token_id
-                    if self.tokenizer.pad_token_id is not None
-                    else self.stop_ids[0],
+            config = GenerationConfig(
+                do_sample=False,  # greedy: the same question gets the same answer
+                max_new_tokens=max_new_tokens,
+                eos_token_id=self.stop_ids,
+                pad_token_id=self.tokenizer.pad_token_id
+                if self.tokenizer.pad_token_id is not None
+                else self.stop_ids[0],
+            )
+            device = self.model.device
+            with self._use_model(name):
+                output = self.model.generate(
+                    input_ids=inputs["input_ids"].to(device),
+                    attention_mask=inputs["attention_mask"].to(device),
+                    generation_config=config,
+                    stopping_criteria=StoppingCriteriaList([stream.stopper]),
+                    streamer=stream.streamer,
                 )
-                device = self.model.device
-                with self._use_model(name):
-                    output = self.model.generate(
-                        input_ids=inputs["input_ids"].to(device),
-                        attention_mask=inputs["attention_mask"].to(device),
-                        generation_config=config,
-                        stopping_criteria=StoppingCriteriaList([stream._stopper]),
-                        streamer=stream._streamer,
-                    )
-                finished = True  # generate() called streamer.end()
-                new_ids = output[0, inputs["input_ids"].shape[1]:].tolist()
-                stream.completion_tokens = len(new_ids)
-                ended_on_stop = bool(new_ids) and new_ids[-1] in self.stop_ids
-                stream.finish_reason = "length" if len(new_ids) >= max_new_tokens and not ended_on_stop else "stop"
-            finally:
-                self.lock.release()
-        except BaseException as exc:  # reported to the reader, which re-raises it
-            stream.error = exc
-            log.exception("generation failed")
+            new_ids = output[0, inputs["input_ids"].shape[1]:].tolist()
+            ended_on_stop = bool(new_ids) and new_ids[-1] in self.stop_ids
+            stream.generation_done(
+                len(new_ids), "length" if len(new_ids) >= max_new_tokens and not ended_on_stop else "stop",
+            )
         finally:
-            if not finished:
-                stream._streamer.end()  # wake the reader
+            self.lock.release()
 
     @contextlib.contextmanager
     def _use_model(self, name: str) -> Iterator[None]:
@@ -379,23 +534,74 @@ def load_assistant(
     model_cache: str | Path,
     extra_adapters: Sequence[str] = (),
     no_adapter: bool = False,
+    index_dir: str | Path = "models/index",
+    retrieval: bool | None = None,
 ) -> Assistant:
-    """Load params, the classifier, the base model once and every adapter onto it."""
+    """Load params, the classifier, the index (when answers retrieve), the base model once and every
+    adapter onto it. `retrieval` None: retrieve when the fine-tuned model was trained with passages
+    (its manifest's `context` is "retrieved"); True/False force it on or off."""
     from docent.config import load_params
 
-    params = load_params(params_path, "assistant", "model", "quant")
+    params = load_params(params_path, "assistant", "model", "quant", "retrieval")
     assert params.assistant is not None and params.model is not None and params.quant is not None
+    assert params.retrieval is not None
     adapters = [parse_adapter_option(v) for v in extra_adapters]
     names = [n for n, _ in adapters]
     if len(set(names)) != len(names):
         raise UserError(f"--adapter: the name {sorted(n for n in names if names.count(n) > 1)[0]!r} is given twice")
+    finetuned_dir = Path(finetuned_dir)
+    retrieves = answers_retrieve(finetuned_dir, params.assistant, params.retrieval, retrieval)
     classifier = _load_classifier(Path(classifier_dir))
+    index = load_assistant_index(Path(index_dir), params.retrieval) if retrieves else None
     model, tokenizer, loaded, no_adapter_name = _load_model(
-        Path(finetuned_dir), params.model, params.quant, model_cache, adapters, no_adapter
+        finetuned_dir, params.model, params.quant, model_cache, adapters, no_adapter
     )
     default = no_adapter_name if no_adapter else None
-    log.info("assistant ready: models %s, default %s", [*loaded, no_adapter_name], default or loaded[:1])
-    return Assistant(model, tokenizer, classifier, params.assistant, loaded, default, no_adapter_name)
+    log.info("assistant ready: models %s, default %s, %s", [*loaded, no_adapter_name], default or loaded[:1],
+             f"retrieving from {index_dir} ({len(index.passages)} passages)" if index else "closed-book")
+    return Assistant(model, tokenizer, classifier, params.assistant, loaded, default, no_adapter_name,
+                     retriever=index, retrieval=params.retrieval)
+
+
+def answers_retrieve(finetuned_dir: Path, assistant: AssistantParams, retrieval: RetrievalParams,
+                     wanted: bool | None) -> bool:
+    """Whether answers retrieve: as the fine-tuned model was trained (manifest `context`) unless
+    `wanted` says otherwise. A model trained with passages must prompt with the same abstention."""
+    from docent.modeling.loading import read_manifest
+
+    manifest = read_manifest(finetuned_dir) if finetuned_dir.exists() else {}
+    trained_with = manifest.get("context") or "none"
+    retrieves = trained_with == "retrieved" if wanted is None else wanted
+    if trained_with == "retrieved":
+        trained_abstain = manifest.get("abstain") or ""
+        if retrieves and trained_abstain and trained_abstain != assistant.abstain:
+            raise UserError(
+                f"{finetuned_dir}: trained to abstain with {trained_abstain!r}, but params has assistant.abstain "
+                f"{assistant.abstain!r}; run `dvc repro finetune` (or answer closed-book with --no-retrieval)"
+            )
+        trained_k = manifest.get("retrieval_k")
+        if retrieves and trained_k and trained_k != retrieval.k:
+            log.warning("%s was trained with %s passages per prompt; answering with retrieval.k = %d",
+                        finetuned_dir, trained_k, retrieval.k)
+        if not retrieves:
+            log.warning("%s was trained with retrieved passages; answering closed-book (--no-retrieval)",
+                        finetuned_dir)
+    return retrieves
+
+
+def load_assistant_index(index_dir: Path, retrieval: RetrievalParams) -> BM25Index:
+    """The BM25 index, refused when built from other params or library versions than this run's."""
+    from docent.retrieval.build import index_manifest
+    from docent.retrieval.index import load_index
+
+    expect = {"passage_words": retrieval.passage_words, "versions": index_manifest(retrieval)["versions"]}
+    try:
+        return load_index(index_dir, expect=expect)
+    except (UserError, FileNotFoundError) as exc:
+        message = exc.format_message() if isinstance(exc, UserError) else f"{exc.filename}: file not found"
+        if "dvc repro index" not in message:
+            message += "; run `dvc repro index`"
+        raise UserError(f"{message} (or answer closed-book with --no-retrieval)") from None
 
 
 def _load_classifier(path: Path) -> RelevanceClassifier:

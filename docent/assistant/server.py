@@ -3,10 +3,15 @@
 Routes:
 - `GET /`: the page (one chat box, answers streamed, a header naming the domain).
 - `POST /api/chat`: `{"question", "history": [{"question", "answer"}], "model"}` -> Server-Sent Events,
-  each `data: {"type": "token"|"done"|"error", ...}`. The page keeps the conversation; the
+  each `data: {"type": "token"|"done"|"error", ...}`; "done" carries the answer's `status`
+  (answered | abstained | refused) and its `sources`. The page keeps the conversation; the
   server keeps no per-user state, so many kiosks can share it.
 - `POST /v1/chat/completions`: OpenAI's chat completions format, streaming (`stream: true`, SSE
   chunks ending with `data: [DONE]`) or not; `model` picks an adapter (`GET /v1/models` lists them).
+  Two extra top-level fields, in the response and in the streamed chunk that carries
+  `finish_reason`: `sources` (`[{"title", "url", "section", "passage_id"}]`, the passages the
+  answer drew on; `[]` for a refusal, an abstention or a closed-book answer) and `answer_status`.
+  OpenAI's clients keep unknown fields (`response.model_extra["sources"]` in the Python client).
 
 Concurrency: the event loop never runs model code. Starting an answer (classifier, tokenising)
 and reading each streamed piece run in worker threads; generation runs in the engine's own
@@ -36,7 +41,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from docent.assistant.engine import AnswerStream, AnswerTimeout, Assistant
+from docent.assistant.engine import AnswerStream, AnswerTimeout, Assistant, source_record
 from docent.cli import UserError
 
 log = logging.getLogger(__name__)
@@ -159,7 +164,7 @@ def create_app(assistant: Assistant) -> FastAPI:
     @app.get("/api/info")
     async def info() -> dict[str, Any]:
         return {"domain": params.domain, "models": assistant.model_names, "default": assistant.default,
-                "max_question_chars": question_max}
+                "max_question_chars": question_max, "retrieval": assistant.retrieves}
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -194,7 +199,8 @@ def create_app(assistant: Assistant) -> FastAPI:
                 elif kind == "error":
                     yield _sse({"type": "error", "message": piece})
                     return
-            yield _sse({"type": "done", "refused": stream.refused, "model": stream.model_name,
+            yield _sse({"type": "done", "refused": stream.refused, "status": stream.status,
+                        "sources": _sources(stream), "model": stream.model_name,
                         "follow_up": stream.verdict.follow_up, "finish_reason": stream.finish_reason})
 
         return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
@@ -230,12 +236,16 @@ def create_app(assistant: Assistant) -> FastAPI:
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
                              "finish_reason": stream.finish_reason}],
                 "usage": _usage(stream),
+                "sources": _sources(stream), "answer_status": stream.status,
             }
 
         def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> str:
-            return _sse({"id": completion_id, "object": "chat.completion.chunk", "created": created,
-                         "model": stream.model_name,
-                         "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]})
+            payload = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
+                       "model": stream.model_name,
+                       "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
+            if finish_reason is not None:  # the last chunk: the answer is complete, so are its sources
+                payload.update(sources=_sources(stream), answer_status=stream.status)
+            return _sse(payload)
 
         async def events() -> AsyncIterator[str]:
             yield chunk({"role": "assistant", "content": ""})
@@ -299,6 +309,10 @@ def _conversation(messages: list[tuple[str, str]], question_max: int) -> tuple[s
         if role == "user" and next_role == "assistant":
             turns.append((text, next_text))
     return question, turns
+
+
+def _sources(stream: AnswerStream) -> list[dict[str, str]]:
+    return [source_record(p) for p in stream.sources]
 
 
 def _usage(stream: AnswerStream) -> dict[str, int]:

@@ -5,13 +5,17 @@
 - two LoRA adapters with random (non-zero) weights, so switching adapters changes answers;
   the first is saved as a docent fine-tuned model (adapter + tokenizer + docent.json);
 - the pipeline's relevance classifier (docent.relevance) trained on a few questions;
-- a params.yaml (the repo's, with model.name pointing at the tiny model).
+- a params.yaml (the repo's, with model.name pointing at the tiny model);
+- a BM25 index (docent.retrieval) over a few passages, and a copy of the fine-tuned model whose
+  docent.json says it was trained with retrieved passages (so the commands retrieve by default).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +56,24 @@ UNRELATED = [
     "How do I learn to swim?",
 ]
 REFUSAL = "Sorry, I can only answer questions about Vietnamese history."
+ABSTAIN = "I don't find that in my sources about Vietnamese history."
+
+# Passages for the tiny index. "When did he die?" alone finds Lê Lợi's (it says "died" twice);
+# after "Who was Hồ Chí Minh?" it must find Hồ Chí Minh's. One source has no url (plain text on
+# the page), one a javascript: url and markup in its title (never a link, never parsed).
+HCM_PASSAGE = ("hcm@0", "Hồ Chí Minh", "https://en.wikipedia.org/wiki/Ho_Chi_Minh", "Life",
+               "Hồ Chí Minh was a Vietnamese revolutionary and the first president of Vietnam. He died in 1969.")
+LE_LOI_PASSAGE = ("leloi@0", "Lê Lợi", "", "",
+                  "Lê Lợi founded the Lê dynasty and was emperor. He died in 1433; he died in Thanh Hóa.")
+RIVER_PASSAGE = ("river@0", "Red River <b>delta</b>", "javascript:document.title='pwned'", "",
+                 "The Red River flows through Hanoi to the Gulf of Tonkin.")
+PASSAGES = (HCM_PASSAGE, LE_LOI_PASSAGE, RIVER_PASSAGE)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def classifier_params() -> Any:
@@ -88,6 +110,8 @@ class TinyFiles:
     other_adapter: Path  # a second adapter on the same base
     params: Path  # params.yaml pointing at `base`
     cache: Path  # model cache (unused by a local model, but a required option)
+    index: Path  # BM25 index over PASSAGES, built for the params' retrieval section
+    grounded: Path  # the fine-tuned adapter again, its docent.json saying context: retrieved
 
 
 def build_tiny_llama(vocab_size: int, seed: int = 1) -> Any:
@@ -125,9 +149,40 @@ def save_adapter(base_dir: Path, out: Path, seed: int, tokenizer: Any, manifest:
 def write_params(path: Path, base_dir: Path, **assistant: Any) -> Path:
     raw = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
     raw["model"]["name"] = str(base_dir)
-    raw["assistant"].update({"refusal": REFUSAL, "max_new_tokens": 12, **assistant})
+    raw["assistant"].update({"refusal": REFUSAL, "abstain": ABSTAIN, "max_new_tokens": 12, **assistant})
     path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
+
+
+def retrieval_params(**changes: Any) -> Any:
+    from docent.config import load_params
+
+    return dataclasses.replace(load_params(REPO / "params.yaml", "retrieval").retrieval, **changes)
+
+
+def tiny_passages() -> list[Any]:
+    from docent.retrieval.passages import Passage
+
+    return [Passage(passage_id=pid, doc_id=pid.split("@")[0], title=title, url=url, section=section, text=text,
+                    sent_ids=(f"{pid.split('@')[0]}#0",)) for pid, title, url, section, text in PASSAGES]
+
+
+def build_index(out: Path, **retrieval_changes: Any) -> Path:
+    """The index stage's BM25 index over PASSAGES, its manifest made from the (changed) retrieval params."""
+    from docent.retrieval.build import index_manifest
+    from docent.retrieval.index import BM25Index
+
+    BM25Index.build(tiny_passages(), index_manifest(retrieval_params(**retrieval_changes))).save(out)
+    return out
+
+
+def save_grounded(finetuned: Path, out: Path, abstain: str = ABSTAIN) -> Path:
+    """A copy of the fine-tuned model whose manifest says it was trained with retrieved passages."""
+    shutil.copytree(finetuned, out)
+    manifest = json.loads((out / "docent.json").read_text(encoding="utf-8"))
+    manifest.update({"context": "retrieved", "retrieval_k": retrieval_params().k, "abstain": abstain})
+    (out / "docent.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return out
 
 
 _CACHE: dict[str, TinyFiles] = {}
@@ -141,19 +196,23 @@ def tiny_files(tmp_path_factory: Any) -> TinyFiles:
         base = root / "base"
         build_tiny_llama(len(tokenizer)).save_pretrained(base, safe_serialization=True)
         tokenizer.save_pretrained(base)
+        finetuned = save_adapter(base, root / "finetuned", seed=11, tokenizer=tokenizer, manifest=True)
         _CACHE["files"] = TinyFiles(
             base=base,
-            finetuned=save_adapter(base, root / "finetuned", seed=11, tokenizer=tokenizer, manifest=True),
+            finetuned=finetuned,
             other_adapter=save_adapter(base, root / "other", seed=22, tokenizer=tokenizer, manifest=False),
             params=write_params(root / "params.yaml", base),
             cache=root / "cache",
+            index=build_index(root / "index"),
+            grounded=save_grounded(finetuned, root / "grounded"),
         )
     return _CACHE["files"]
 
 
-def load_tiny_assistant(files: TinyFiles, classifier: Any, **assistant_overrides: Any) -> Any:
-    """An Assistant with adapters 'finetuned' and 'other' on the tiny base, built like load_assistant does."""
-    from docent.assistant.engine import Assistant, _load_model, parse_adapter_option
+def load_tiny_assistant(files: TinyFiles, classifier: Any, retrieve: bool = False, **assistant_overrides: Any) -> Any:
+    """An Assistant with adapters 'finetuned' and 'other' on the tiny base, built like load_assistant
+    does; `retrieve`: grounded in the tiny index (with the params' retrieval section)."""
+    from docent.assistant.engine import Assistant, _load_model, load_assistant_index, parse_adapter_option
     from docent.config import load_params
 
     params = load_params(files.params, "assistant", "model", "quant")
@@ -162,4 +221,7 @@ def load_tiny_assistant(files: TinyFiles, classifier: Any, **assistant_overrides
         [parse_adapter_option(f"other={files.other_adapter}")], no_adapter=False,
     )
     assistant_params = dataclasses.replace(params.assistant, **assistant_overrides)
-    return Assistant(model, tokenizer, classifier, assistant_params, loaded, None, no_adapter_name)
+    retrieval = retrieval_params()
+    index = load_assistant_index(files.index, retrieval) if retrieve else None
+    return Assistant(model, tokenizer, classifier, assistant_params, loaded, None, no_adapter_name,
+                     retriever=index, retrieval=retrieval)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from assistant_fixtures import REFUSAL, save_classifier, tiny_files, train_classifier
+from assistant_fixtures import ABSTAIN, REFUSAL, save_classifier, tiny_files, train_classifier
 from click.testing import CliRunner
 
 from docent.assistant.cli import main
@@ -105,3 +105,75 @@ def test_ask_past_the_timeout_exits_1_with_an_error_line(files, classifier_dir, 
                                         "--classifier", str(classifier_dir), "--model-cache", str(files.cache),
                                         "How do I bake bread?"])
     assert refused.exit_code == 0 and refused.stdout.strip() == REFUSAL  # refusals need no time budget
+
+
+# ---------------------------------------------------------------- retrieval and sources
+
+HCM_SOURCE = "Sources: Hồ Chí Minh, Life (https://en.wikipedia.org/wiki/Ho_Chi_Minh)"
+
+
+def run_grounded(files, classifier_dir, *args, params=None, input=None):
+    """A command on the fine-tuned copy whose manifest says context: retrieved (so it retrieves by default)."""
+    common = ["--params", str(params or files.params), "--finetuned", str(files.grounded),
+              "--classifier", str(classifier_dir), "--model-cache", str(files.cache)]
+    command, *rest = args
+    return CliRunner().invoke(main, [command, *common, *rest], input=input)
+
+
+def test_ask_retrieves_by_default_for_a_model_trained_with_passages(files, classifier_dir):
+    result = run_grounded(files, classifier_dir, "ask", HCM, "--index", str(files.index))
+    assert result.exit_code == 0, result.output
+    answer, sources = result.stdout.rstrip("\n").split("\n")
+    assert answer.strip() and REFUSAL not in answer and ABSTAIN not in answer
+    assert sources == HCM_SOURCE
+    # closed-book on request: no index needed, no sources, another prompt and so another answer
+    closed = run_grounded(files, classifier_dir, "ask", HCM, "--no-retrieval", "--index", "/nonexistent")
+    assert closed.exit_code == 0, closed.output
+    assert "Sources:" not in closed.stdout and closed.stdout.strip() and closed.stdout.strip() != answer.strip()
+    # nothing in the index about it: the abstention, no sources line
+    absent = run_grounded(files, classifier_dir, "ask", "Who were the Trưng sisters?", "--index", str(files.index))
+    assert absent.exit_code == 0 and absent.stdout.strip() == ABSTAIN
+
+
+def test_chat_follow_up_cites_the_earlier_questions_entity(files, classifier_dir):
+    script = f"{HCM}\nWhen did he die?\nHow do I bake bread?\n"
+    result = run_grounded(files, classifier_dir, "chat", "--index", str(files.index), input=script)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "Answers cite their sources" in lines[0]
+    answers = [i for i, line in enumerate(lines) if "docent> " in line]
+    assert len(answers) == 3
+    first, follow_up, bread = answers
+    assert lines[first + 1] == HCM_SOURCE
+    # alone, "When did he die?" finds Lê Lợi's passage first; in the conversation, Hồ Chí Minh's
+    assert "Hồ Chí Minh" in lines[follow_up + 1] and lines[follow_up + 1].startswith("Sources: ")
+    assert lines[bread].endswith(REFUSAL) and not lines[bread + 1:bread + 2][0].startswith("Sources:")
+
+
+def test_index_problems_are_one_line_errors(files, classifier_dir, tmp_path):
+    import json
+
+    from assistant_fixtures import build_index, write_params
+
+    missing = run_grounded(files, classifier_dir, "ask", HCM, "--index", str(tmp_path / "none"))
+    stale = run_grounded(files, classifier_dir, "ask", HCM, "--index", str(build_index(tmp_path / "i7",
+                                                                                          passage_words=7)))
+    corrupt_dir = build_index(tmp_path / "corrupt")
+    (corrupt_dir / "manifest.json").write_text("{not json", encoding="utf-8")
+    corrupt = run_grounded(files, classifier_dir, "ask", HCM, "--index", str(corrupt_dir))
+    edited_dir = build_index(tmp_path / "edited")
+    rows = (edited_dir / "passages.jsonl").read_text(encoding="utf-8").replace("1969", "1970")
+    (edited_dir / "passages.jsonl").write_text(rows, encoding="utf-8")
+    edited = run_grounded(files, classifier_dir, "ask", HCM, "--index", str(edited_dir))
+    other_abstain = write_params(tmp_path / "params.yaml", files.base, abstain="No idea.")
+    retrained = run_grounded(files, classifier_dir, "ask", HCM, "--index", str(files.index), params=other_abstain)
+    for result, message in [(missing, "manifest.json: missing; run `dvc repro index`"),
+                            (stale, "built with passage_words = 7, but this run has 60; run `dvc repro index`"),
+                            (corrupt, "manifest.json: unreadable"),
+                            (edited, "passages.jsonl: does not match"),
+                            (retrained, "trained to abstain with")]:
+        assert result.exit_code == 2, (message, result.output)
+        [line] = result.stderr.strip().splitlines()  # one line, no traceback
+        assert line.startswith("error: ") and message in line
+    assert "or answer closed-book with --no-retrieval" in missing.stderr
+    assert json.loads((files.grounded / "docent.json").read_text(encoding="utf-8"))["context"] == "retrieved"

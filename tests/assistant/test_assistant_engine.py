@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from assistant_fixtures import REFUSAL, load_tiny_assistant, tiny_files, train_classifier
+from assistant_fixtures import ABSTAIN, REFUSAL, load_tiny_assistant, tiny_files, train_classifier
 
 from docent.assistant.engine import AnswerTimeout, Assistant
 from docent.cli import UserError
@@ -20,10 +20,11 @@ def assistant(tmp_path_factory):
 
 
 def with_params(assistant: Assistant, **changes) -> Assistant:
-    """The same loaded model under other assistant params (its own lock)."""
+    """The same loaded model (and retriever) under other assistant params (its own lock)."""
     return Assistant(assistant.model, assistant.tokenizer, assistant.classifier,
                      dataclasses.replace(assistant.params, **changes), assistant.adapters,
-                     assistant.default, assistant.no_adapter_name)
+                     assistant.default, assistant.no_adapter_name,
+                     retriever=assistant.retriever, retrieval=assistant.retrieval)
 
 
 def test_history_keeps_newest_turns_within_budget(assistant):
@@ -144,8 +145,122 @@ def test_reader_leaving_stops_the_generation(assistant):
         pieces = iter(stream)
         assert next(pieces)
         pieces.close()  # a web client disconnected
-        stream._thread.join(timeout=30)
+        ended = stream.join(timeout=30)
     finally:
         hook.remove()
-    assert not stream._thread.is_alive() and not slow.lock.locked()
+    assert ended and not slow.lock.locked()
     assert stream.completion_tokens < 100  # stopped long before max_new_tokens (200 steps = 10 s)
+
+
+# ---------------------------------------------------------------- retrieval and sources
+
+LE_LOI = "Who founded the Lê dynasty?"
+CAPITAL = "What is the capital of Vietnam?"  # its best passage scores ~0.38, Hồ Chí Minh's ~1.6
+
+
+@pytest.fixture(scope="module")
+def grounded(tmp_path_factory):
+    """The tiny assistant answering from the tiny index (params' retrieval: k 3, min_score 0)."""
+    return load_tiny_assistant(tiny_files(tmp_path_factory), train_classifier(), retrieve=True)
+
+
+def with_retrieval(assistant: Assistant, **changes) -> Assistant:
+    return Assistant(assistant.model, assistant.tokenizer, assistant.classifier, assistant.params,
+                     assistant.adapters, assistant.default, assistant.no_adapter_name,
+                     retriever=assistant.retriever, retrieval=dataclasses.replace(assistant.retrieval, **changes))
+
+
+def test_closed_book_answers_have_no_sources(assistant):
+    stream = assistant.answer(HCM)
+    stream.read()
+    assert not assistant.retrieves and stream.status == "answered" and stream.sources == ()
+    assert "Sources:" not in stream.plan.prompt
+
+
+def test_retrieved_answer_carries_its_sources(grounded, assistant):
+    stream = grounded.answer(HCM)
+    assert stream.answer is None  # not known before the generation is read
+    text = stream.read()
+    assert grounded.retrieves and stream.status == "answered" and stream.completion_tokens > 0
+    assert stream.answer is not None and stream.answer.text == text.strip()
+    [(source, score)] = [(r.passage, r.score) for r in stream.plan.retrieved]  # only its passage matches
+    assert source.passage_id == "hcm@0" and score > 0
+    assert stream.sources == (source,)
+    assert stream.plan.prompt.count("[1] Hồ Chí Minh: Hồ Chí Minh was a Vietnamese revolutionary") == 1
+    assert f"If they do not say, reply: {ABSTAIN}" in stream.plan.prompt
+    closed = assistant.answer(HCM)
+    closed.read()
+    assert stream.prompt_tokens > closed.prompt_tokens + 10  # the passage is in the prompt
+
+
+def test_weak_best_passage_abstains_without_running_the_model(grounded, monkeypatch):
+    strict = with_retrieval(grounded, min_score=1.0)
+
+    def fail(*args, **kwargs):
+        raise AssertionError("generate called for a question the sources do not cover")
+
+    monkeypatch.setattr(grounded.model, "generate", fail)
+    stream = strict.answer(CAPITAL)
+    assert list(stream) == [ABSTAIN]  # one fixed piece, no tokens generated
+    assert stream.status == "abstained" and stream.verdict.related and not stream.refused
+    assert stream.completion_tokens == 0 and stream.sources == () and stream.plan.prompt is None
+    assert 0 < stream.plan.retrieved[0].score < 1.0  # something was found, but too weak
+    # nothing at all retrieved (no word of the question is indexed): abstained even at min_score 0
+    nothing = grounded.answer("Who were the Trưng sisters?")
+    assert nothing.read() == ABSTAIN and nothing.status == "abstained" and nothing.plan.retrieved == ()
+    monkeypatch.undo()
+    answered = strict.answer(HCM)  # above min_score: the model runs
+    answered.read()
+    assert answered.status == "answered" and answered.completion_tokens > 0
+
+
+def test_follow_up_retrieves_with_the_earlier_question(grounded):
+    follow_up = "When did he die?"
+    alone = grounded.retriever.retrieve(follow_up, 3)
+    assert alone[0].passage.passage_id == "leloi@0"  # "died" twice: alone it finds the wrong man
+    history = [(HCM, "a revolutionary")]
+    assert grounded.search_text(follow_up, history) == f"{HCM} {follow_up}"
+    stream = grounded.answer(follow_up, history)
+    stream.read()
+    assert stream.verdict.follow_up and stream.status == "answered"
+    assert stream.plan.retrieved[0].passage.passage_id == "hcm@0"
+    assert stream.plan.prompt.index("[1] Hồ Chí Minh:") < stream.plan.prompt.index(f"Question: {follow_up}")
+    # a new question (no referring word) searches alone: the earlier entity does not leak in
+    other = grounded.answer(LE_LOI, history)
+    other.read()
+    assert grounded.search_text(LE_LOI, history) == LE_LOI
+    assert [r.passage.passage_id for r in other.plan.retrieved] == ["leloi@0"]
+
+
+def test_passages_count_against_the_history_budget(grounded):
+    history = [(HCM, "a revolutionary"), ("Where was he born?", "in Vietnam")]
+    question = "When did he die?"
+    probe = grounded.answer(question, history)
+    probe.read()
+    budget = grounded.count_tokens(prompt_text(grounded.tokenizer, probe.plan.turn, history[1:]))
+    assert budget > grounded.count_tokens(prompt_text(grounded.tokenizer, question, history))  # passages weigh
+    stream = with_params(grounded, max_history_tokens=budget).answer(question, history)
+    stream.read()
+    assert (stream.history_turns_used, stream.history_turns_dropped) == (1, 1)
+    assert stream.prompt_tokens == budget
+
+
+def test_index_built_differently_is_refused(tmp_path):
+    import json
+
+    from assistant_fixtures import build_index, retrieval_params
+
+    from docent.assistant.engine import load_assistant_index
+
+    params = retrieval_params()
+    other = build_index(tmp_path / "other", passage_words=7)
+    with pytest.raises(UserError, match=r"passage_words = 7, but this run has 60; run `dvc repro index`"):
+        load_assistant_index(other, params)
+    index = build_index(tmp_path / "index")
+    manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
+    manifest["versions"]["bm25s"] = "0.0.1"
+    (index / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(UserError, match=r"built with versions = .*0\.0\.1.*; run `dvc repro index`"):
+        load_assistant_index(index, params)
+    with pytest.raises(UserError, match=r"missing; run `dvc repro index` \(or answer closed-book with --no-retr"):
+        load_assistant_index(tmp_path / "nowhere", params)

@@ -7,7 +7,7 @@ import json
 import threading
 
 import pytest
-from assistant_fixtures import REFUSAL, load_tiny_assistant, tiny_files, train_classifier
+from assistant_fixtures import ABSTAIN, REFUSAL, free_port, load_tiny_assistant, tiny_files, train_classifier
 from fastapi.testclient import TestClient
 
 from docent.assistant.engine import Assistant
@@ -60,8 +60,8 @@ def test_chat_streams_tokens_then_done(client, assistant):
 def test_chat_refuses_unrelated_and_follows_up_in_context(client):
     events = sse_payloads(client.post("/api/chat", json={"question": BREAD}).text)
     assert events == [{"type": "token", "text": REFUSAL},
-                      {"type": "done", "refused": True, "model": "finetuned", "follow_up": False,
-                       "finish_reason": "stop"}]
+                      {"type": "done", "refused": True, "status": "refused", "sources": [], "model": "finetuned",
+                       "follow_up": False, "finish_reason": "stop"}]
     follow_up = {"question": "When did he die?", "history": [{"question": HCM, "answer": "a revolutionary"}]}
     done = sse_payloads(client.post("/api/chat", json=follow_up).text)[-1]
     assert done["refused"] is False and done["follow_up"] is True
@@ -176,3 +176,85 @@ def test_timeouts_are_clear_errors_and_do_not_block_the_page(assistant):
         finally:
             crawl.remove()
         assert res.status_code == 504 and "longer than 2 s and was cut off" in res.json()["error"]["message"]
+
+
+# ---------------------------------------------------------------- retrieval and sources
+
+HCM_SOURCE = {"title": "Hồ Chí Minh", "url": "https://en.wikipedia.org/wiki/Ho_Chi_Minh", "section": "Life",
+              "passage_id": "hcm@0"}
+ABSENT = "Who were the Trưng sisters?"  # no word of it is in the tiny index: the abstention
+
+
+@pytest.fixture(scope="module")
+def grounded(tmp_path_factory):
+    return load_tiny_assistant(tiny_files(tmp_path_factory), train_classifier(), retrieve=True)
+
+
+@pytest.fixture(scope="module")
+def live_url(grounded):
+    """The app on a real uvicorn server on 127.0.0.1 (a free port), in a thread of this process."""
+    import time
+
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(grounded), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=20)
+
+
+def test_chat_done_event_carries_status_and_sources(grounded):
+    with TestClient(create_app(grounded)) as client:
+        assert client.get("/api/info").json()["retrieval"] is True
+        events = sse_payloads(client.post("/api/chat", json={"question": HCM}).text)
+        done = events[-1]
+        assert done["type"] == "done" and done["status"] == "answered" and done["sources"] == [HCM_SOURCE]
+        text = "".join(e["text"] for e in events if e["type"] == "token")
+        assert text.strip() and text == grounded.answer(HCM).read()
+        follow_up = {"question": "When did he die?", "history": [{"question": HCM, "answer": text}]}
+        assert sse_payloads(client.post("/api/chat", json=follow_up).text)[-1]["sources"][0]["passage_id"] == "hcm@0"
+        absent = sse_payloads(client.post("/api/chat", json={"question": ABSENT}).text)
+        assert absent == [{"type": "token", "text": ABSTAIN},
+                          {"type": "done", "refused": False, "status": "abstained", "sources": [],
+                           "model": "finetuned", "follow_up": False, "finish_reason": "stop"}]
+
+
+def test_openai_client_reads_answers_and_sources(live_url, grounded):
+    from openai import OpenAI
+
+    client = OpenAI(base_url=f"{live_url}/v1", api_key="unused", max_retries=0, timeout=60)
+    expected = grounded.answer(HCM).read()
+
+    response = client.chat.completions.create(model="finetuned", messages=[{"role": "user", "content": HCM}])
+    assert response.object == "chat.completion" and response.model == "finetuned"
+    assert response.choices[0].message.content == expected and response.choices[0].finish_reason in ("stop", "length")
+    assert response.usage is not None and response.usage.completion_tokens > 0
+    assert response.model_extra["sources"] == [HCM_SOURCE]
+    assert response.model_extra["answer_status"] == "answered"
+
+    raw = client.chat.completions.with_raw_response.create(model="finetuned",
+                                                           messages=[{"role": "user", "content": ABSENT}])
+    body = json.loads(raw.http_response.text)
+    assert raw.parse().choices[0].message.content == ABSTAIN
+    assert body["sources"] == [] and body["answer_status"] == "abstained"
+
+    chunks = list(client.chat.completions.create(model="finetuned", stream=True,
+                                                 messages=[{"role": "user", "content": HCM}]))
+    assert len(chunks) > 3 and {c.object for c in chunks} == {"chat.completion.chunk"}
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == expected
+    last = chunks[-1]
+    assert last.choices[0].finish_reason in ("stop", "length")
+    assert last.model_extra["sources"] == [HCM_SOURCE] and last.model_extra["answer_status"] == "answered"
+    assert all("sources" not in (c.model_extra or {}) for c in chunks[:-1])  # only once the answer is complete
+
+    refused = list(client.chat.completions.create(model="finetuned", stream=True,
+                                                  messages=[{"role": "user", "content": BREAD}]))
+    assert "".join(c.choices[0].delta.content or "" for c in refused) == REFUSAL
+    assert refused[-1].model_extra["sources"] == [] and refused[-1].model_extra["answer_status"] == "refused"
