@@ -39,7 +39,7 @@ from docent.assistant.answer import Answer, AnswerPath, Plan, Status
 from docent.cli import UserError
 from docent.config import AssistantParams, ModelParams, QuantParams, RetrievalParams
 from docent.modeling.prompt import Turn, prompt_text, stop_token_ids
-from docent.retrieval.passages import Passage, Retrieved
+from docent.retrieval.passages import Passage
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -101,20 +101,6 @@ def source_line(sources: Sequence[Passage]) -> str:
         if label not in labels:
             labels.append(label)
     return f"Sources: {'; '.join(labels)}" if labels else ""
-
-
-class _OneAtATime:
-    """A retriever called by one thread at a time. The server plans answers in several worker
-    threads, and BM25Index stems with one PyStemmer object, which keeps internal state and "must
-    not be called concurrently" (PyStemmer's documentation). A search takes milliseconds."""
-
-    def __init__(self, retriever: Retriever) -> None:
-        self._retriever = retriever
-        self._lock = threading.Lock()
-
-    def retrieve(self, question: str, k: int) -> list[Retrieved]:
-        with self._lock:
-            return self._retriever.retrieve(question, k)
 
 
 # ---------------------------------------------------------------- one answer, streamed
@@ -310,7 +296,7 @@ class Assistant:
         self.retriever = retriever
         self.retrieval = retrieval
         self.path = AnswerPath(
-            tokenizer, retriever=_OneAtATime(retriever) if retriever is not None else None,
+            tokenizer, retriever=retriever,
             k=retrieval.k if retrieval else 0,
             min_score=retrieval.min_score if retrieval else 0.0, abstain=params.abstain, refusal=params.refusal,
         )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -64,7 +65,14 @@ class BM25Index:
         self.passages = list(passages)
         self.bm25 = bm25
         self.manifest = manifest
-        self._stemmer = _stemmer()
+        # PyStemmer objects must not be used from two threads at once (the server answers in several)
+        self._local = threading.local()
+
+    @property
+    def stemmer(self) -> Any:
+        if not hasattr(self._local, "stemmer"):
+            self._local.stemmer = _stemmer()
+        return self._local.stemmer
 
     @classmethod
     def build(cls, passages: Sequence[Passage], manifest: dict[str, Any]) -> BM25Index:
@@ -86,7 +94,7 @@ class BM25Index:
             write_json(tmp / MANIFEST, self.manifest)
 
     def retrieve(self, question: str, k: int) -> list[Retrieved]:
-        query = terms(question, self._stemmer)
+        query = terms(question, self.stemmer)
         known = [t for t in query if t in self.bm25.vocab_dict]
         if not known:
             return []

@@ -95,6 +95,6 @@ def test_absent_documents_are_held_out_whole():
     for name in ("train", "val", "test", "test_unseen"):
         assert not absent_docs & {r["doc_id"] for r in splits[name]}, name
     assert split_all(qa_rows(60, 3, docs=6), unrelated_rows(), params, seed=9) == (splits, metrics)
-    with pytest.raises(UserError, match="split.absent_documents = 6"):
+    with pytest.raises(UserError, match=r"split\.absent_documents = 6"):
         split_all(qa_rows(60, 3, docs=6), unrelated_rows(),
                   SplitParams(train=0.8, val=0.1, test=0.1, unseen_facts=0.1, absent_documents=6), seed=9)
