@@ -201,11 +201,11 @@ def _hydra_value(value: Any) -> str:
 
 def _parses_as(text: str, value: Any) -> bool:
     from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import OverrideParseException
+    from hydra.errors import HydraException
 
     try:
         parsed = OverridesParser.create().parse_override(f"k={text}").value()
-    except OverrideParseException:
+    except HydraException:  # a parse error, or text read as a function call ("Mercury (planet)")
         return False
     return type(parsed) is type(value) and parsed == value
 

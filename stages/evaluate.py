@@ -28,7 +28,8 @@ from docent.io import write_json, write_metrics
               help="folder with train/test/test_unseen/test_absent/unrelated_test .jsonl")
 @click.option("--index", "index_dir", required=True, type=click.Path(file_okay=False), help="retrieval index folder")
 @click.option("--natural", required=True, type=click.Path(dir_okay=False),
-              help="hand-written questions JSONL (question, answer, short_answer); a missing file is skipped")
+              help="hand-written questions JSONL (domain, question, answer, short_answer): those of "
+                   "assistant.domain; a missing file is skipped")
 @model_cache_option
 @click.option("--live-dir", required=True, type=click.Path(file_okay=False),
               help="dvclive folder written by finetune (loss per step, for the loss chart)")

@@ -11,7 +11,7 @@ import click
 
 from docent.cli import log, log_params, metrics_option, params_option, stage_main
 from docent.config import load_params
-from docent.io import read_jsonl, write_metrics
+from docent.io import write_metrics
 
 
 @click.command()
@@ -21,21 +21,22 @@ from docent.io import read_jsonl, write_metrics
 @click.option("--split-dir", required=True, type=click.Path(file_okay=False),
               help="split folder: test_absent's documents are left out; recall is measured on the others")
 @click.option("--natural", required=True, type=click.Path(dir_okay=False),
-              help="hand-written questions JSONL (question, sentence); a missing file is skipped")
+              help="hand-written questions JSONL (domain, question, sentence): those of assistant.domain")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="index folder to write")
 @metrics_option
 @stage_main
 def main(params_path: str, sentences: str, pages: str, split_dir: str, natural: str, out: str, metrics: str) -> None:
-    params = load_params(params_path, "retrieval")
+    params = load_params(params_path, "retrieval", "assistant")
     log_params("index", params.to_dict())
 
     from pathlib import Path
 
+    from docent.evaluation.natural import natural_questions
     from docent.retrieval.build import RECALL_AT, build_index, natural_gold, recall_at
 
     index, index_metrics = build_index(sentences, pages, split_dir, params.retrieval)
-    if Path(natural).is_file():
-        rows = read_jsonl(natural, required=("question", "sentence"), nonempty=("question",))
+    rows = [r for r in natural_questions(Path(natural), params.assistant.domain) if r.get("sentence")]
+    if rows:
         ks = sorted({params.retrieval.k, *RECALL_AT})
         recalls = recall_at(index, [(str(r["question"]), natural_gold(index.passages, str(r["sentence"])))
                                     for r in rows], ks)

@@ -239,8 +239,8 @@ def render_report(result: EvalResult, probe_limit: int = 300, charts: Sequence[C
         for p in result.probes:
             lines.append(f"**{_md_escape(p['question'])}**")
             lines.append("")
-            lines.append(f"- base: {_md_escape(p['base'], probe_limit)}")
-            lines.append(f"- fine-tuned: {_md_escape(p['finetuned'], probe_limit)}")
+            lines.append(f"- base + retrieval: {_md_escape(p['base'], probe_limit)}")
+            lines.append(f"- fine-tuned + retrieval: {_md_escape(p['finetuned'], probe_limit)}")
             lines.append("")
 
     if result.few_shot:

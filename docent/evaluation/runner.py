@@ -37,6 +37,7 @@ from docent.cli import UserError
 from docent.config import Params
 from docent.evaluation.generation import AnswerNLL, answer_nll, corpus_perplexity, generate_answers
 from docent.evaluation.metrics import CORPUS_METRICS, RowScores, fact_outcome, fact_rates, score_corpus
+from docent.evaluation.natural import natural_questions
 from docent.io import read_jsonl
 from docent.modeling.prompt import Turn, stop_token_ids
 from docent.training.run import physical_cores
@@ -200,9 +201,7 @@ def run_evaluation(
 
     # Inputs first (cheap; a bad file stops before any model load).
     available = {name: read_split(split_dir, name, allow_empty=True) for name in SPLITS if name != "natural"}
-    available["natural"] = read_jsonl(natural_path, required=("question", "answer", "short_answer"),
-                                      nonempty=("question", "answer", "short_answer"), allow_empty_file=True) \
-        if natural_path.is_file() else []
+    available["natural"] = natural_questions(natural_path, assistant.domain)
     if not any(available.values()):
         raise UserError(f"{split_dir}: every test split is empty; nothing to evaluate")
     train = read_split(split_dir, "train", allow_empty=ev.few_shot_k == 0)
@@ -248,7 +247,7 @@ def run_evaluation(
         prompts = [plan.prompt for _, _, plan in todo] + [p.prompt for p in probe_plans if p.prompt is not None]
         gens = generate_answers(model, tokenizer, [str(p) for p in prompts], max_new_tokens=ev.max_new_tokens,
                                 batch_size=ev.batch_size, stop_ids=stop_ids)
-        generated = {(name, i): g for (name, i, _), g in zip(todo, gens, strict=False)}
+        generated = {(name, i): g for (name, i, _), g in zip(todo, gens[:len(todo)], strict=True)}
         for s in active:
             if s.split not in plans[kind]:
                 continue

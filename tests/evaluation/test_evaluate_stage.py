@@ -42,10 +42,12 @@ UNSEEN = [
     ("What language is spoken in Vietnam?", "Vietnamese is spoken in Vietnam.", 8),
 ]
 ABSENT = [("Who ruled the kingdom of Champa?", "The Cham kings ruled Champa from Indrapura.", 9)]
-NATURAL = [{"id": "nq1", "question": "who was uncle ho", "answer": "Hồ Chí Minh was a Vietnamese revolutionary.",
-            "short_answer": "revolutionary"},
-           {"id": "nq2", "question": "capital of vietnam", "answer": "The capital of Vietnam is Hanoi.",
-            "short_answer": "Hanoi"}]
+NATURAL = [{"id": "nq1", "domain": "Vietnamese history", "question": "who was uncle ho",
+            "answer": "Hồ Chí Minh was a Vietnamese revolutionary.", "short_answer": "revolutionary"},
+           {"id": "nq2", "domain": "Vietnamese history", "question": "capital of vietnam",
+            "answer": "The capital of Vietnam is Hanoi.", "short_answer": "Hanoi"},
+           {"id": "x1", "domain": "astronomy", "question": "how hot is the sun", "answer": "Hot.",
+            "short_answer": "hot"}]  # another domain's row: not asked
 UNRELATED = ["How do I bake bread?", "Who won the football world cup?", "What is the weather in Paris?",
              "How does a car engine work?"]
 RELATED_TRAIN = [q for q, _, _ in TRAIN] + ["Who was Lê Lợi?", "When did the French leave Indochina?"]

@@ -1,0 +1,23 @@
+"""The hand-written natural questions (data/eval/natural_questions.jsonl), one file for every domain.
+
+Each row: domain, question, answer (a reference sentence), short_answer (the span a right answer
+must state), doc_title and sentence (the corpus sentence that states the fact). Written by people
+reading the corpus, never generated; a domain's rows are those whose `domain` is `assistant.domain`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from docent.io import read_jsonl
+
+
+def natural_questions(path: str | Path, domain: str) -> list[dict[str, Any]]:
+    """This domain's rows ([] when the file is missing)."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    rows = read_jsonl(path, required=("domain", "question", "answer", "short_answer"),
+                      nonempty=("question", "answer", "short_answer"), allow_empty_file=True)
+    return [r for r in rows if str(r["domain"]) == domain]
