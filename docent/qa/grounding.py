@@ -149,6 +149,7 @@ def short_answer_problem(short_answer: str, question: str, answer: str) -> str |
         return "short_answer_too_long"  # a clause, not the span asked for (a misparse)
     if not states_fact(answer, short_answer):
         return "short_answer_not_in_answer"
-    if states_fact(question, short_answer):
+    # accents kept here: "Huế" is not given away by a question about "Nguyễn Huệ"
+    if set(normalise_text(short_answer).split()) <= set(normalise_text(question).split()):
         return "short_answer_in_question"
     return None

@@ -14,6 +14,8 @@ from docent.evaluation import charts
 REPO = Path(__file__).resolve().parents[2]
 LIVE = REPO / "metrics" / "train"  # the committed dvclive folder of the default run
 EVAL = json.loads((REPO / "metrics" / "eval.json").read_text(encoding="utf-8"))
+# the committed run without its fact grid: what a run from before the grid (or a closed-book run) has
+OVERLAP_ONLY = {k: v for k, v in EVAL.items() if not k.endswith((".correct", ".wrong", ".abstained", ".refused"))}
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -53,8 +55,9 @@ def test_read_curve_reads_dvclive_tsv_and_skips_bad_rows(tmp_path):
 def test_read_loss_curves_of_the_committed_run():
     curves = charts.read_loss_curves(LIVE)
     train, evaluation = curves["train loss"], curves["eval loss (val)"]
-    assert len(train) == 150 and train[0][0] == 1 and train[-1][0] == 150
-    assert [step for step, _ in evaluation] == [0, 40, 80, 120, 150]
+    # the committed default run: 45 steps, eval every 20 steps and at the end
+    assert len(train) == 45 and train[0][0] == 1 and train[-1][0] == 45
+    assert [step for step, _ in evaluation] == [0, 20, 40, 45]
     final = json.loads((LIVE / "metrics.json").read_text(encoding="utf-8"))
     assert evaluation[-1][1] == pytest.approx(final["eval"]["loss"])
 
@@ -66,12 +69,15 @@ def test_accuracy_grid_from_correct_wrong_abstained_keys():
     assert grid["finetuned"]["test"] == {"correct": 30.0, "wrong": 15.0, "abstained": 5.0}
     # a model without abstentions counts 0 there
     assert charts.accuracy_grid({"m.test.correct": 3, "m.test.wrong": 1})["m"]["test"]["abstained"] == 0.0
-    assert charts.accuracy_grid(EVAL) == {}  # the committed run predates the grid
+    assert charts.accuracy_grid(OVERLAP_ONLY) == {}
+    committed = charts.accuracy_grid(EVAL)
+    natural = committed["finetuned_rag"]["natural"]
+    assert natural["correct"] == pytest.approx(EVAL["finetuned_rag.natural.correct"])  # shares, as stored
 
 
 def test_score_grid_is_bleu_and_f1_per_model_and_split():
     grid = charts.score_grid(EVAL)
-    assert list(grid) == ["base", "base_fewshot", "finetuned"]
+    assert list(grid) == ["base", "base_fewshot", "base_rag", "finetuned", "finetuned_rag", "assistant"]
     assert grid["finetuned"]["test"] == {"sentence_bleu": EVAL["finetuned.test.sentence_bleu"],
                                          "f1": EVAL["finetuned.test.f1"]}
     assert "delta" not in grid and "classifier" not in grid
@@ -104,7 +110,7 @@ def test_loss_figure_draws_both_curves_with_labelled_axes():
     ax = fig.axes[0]
     assert ax.get_xlabel() == "step" and "loss" in ax.get_ylabel()
     train, evaluation = ax.get_lines()
-    assert len(train.get_xdata()) == 150 and list(evaluation.get_xdata()) == [0, 40, 80, 120, 150]
+    assert len(train.get_xdata()) == 45 and list(evaluation.get_xdata()) == [0, 20, 40, 45]
     assert any("params 0123456789ab" in t for t in _texts(fig))
     assert not any(t.startswith("no data") for t in _texts(fig))
 
@@ -122,11 +128,11 @@ def test_accuracy_figure_stacks_right_wrong_abstained():
 
 
 def test_accuracy_figure_falls_back_to_bleu_and_f1():
-    fig, what, source = charts.accuracy_figure(EVAL, "0123456789ab")
+    fig, what, source = charts.accuracy_figure(OVERLAP_ONLY, "0123456789ab")
     assert what.startswith("sentence BLEU and token F1") and "sentence_bleu" in source
     test_ax = fig.axes[0]
     widths = sorted(round(p.get_width(), 6) for p in test_ax.patches)
-    expected = sorted(EVAL[f"{m}.test.{k}"] for m in ("base", "base_fewshot", "finetuned")
+    expected = sorted(EVAL[f"{m}.test.{k}"] for m in charts.score_grid(OVERLAP_ONLY)
                       for k in ("sentence_bleu", "f1"))
     assert widths == expected
     assert test_ax.get_xlabel() == "score (0-1)"
@@ -186,7 +192,7 @@ def test_the_users_matplotlib_settings_do_not_change_the_bytes(tmp_path):
 
 
 def test_markdown_links_are_relative_to_the_report(tmp_path):
-    written = charts.write_charts(tmp_path / "metrics" / "charts", LIVE, EVAL, "0123456789ab")
+    written = charts.write_charts(tmp_path / "metrics" / "charts", LIVE, OVERLAP_ONLY, "0123456789ab")
     lines = charts.markdown(written, tmp_path / "metrics" / "report.md")
     assert lines[0] == "## Charts"
     assert "![train and eval loss per step](charts/loss.png)" in lines

@@ -65,7 +65,9 @@ def test_default_classifier_reaches_its_targets(default_repo: Path) -> None:
     metrics = json.loads((default_repo / "metrics/classifier.json").read_text())
     # measured 0.950 (precision 0.960, recall 0.941) on 102 domain vs 472 unrelated held-out questions;
     # the margin below that absorbs one or two flipped questions on another CPU's floating point
-    assert metrics["f1"] >= 0.93 and metrics["roc_auc"] >= 0.99, metrics
+    # 0.950 before test_absent; 0.907 since its 4 documents left the positives (see README): the
+    # gate on any domain is the open work of the QA-coverage issue
+    assert metrics["f1"] >= 0.90 and metrics["roc_auc"] >= 0.99, metrics
     size_mb = (default_repo / "models/classifier/classifier.skops").stat().st_size / 2**20
     assert size_mb < 16, f"classifier.skops is {size_mb:.1f} MB"
 

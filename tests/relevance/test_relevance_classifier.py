@@ -120,7 +120,7 @@ def write_split(split_dir: Path, sentences: Path) -> None:
     split_dir.mkdir()
     related, unrelated = related_questions(), unrelated_questions()
     chunks = {"train": related[0::3], "val": related[1::3], "test": related[2::3][:10],
-              "test_unseen": related[2::3][10:]}
+              "test_unseen": related[2::3][10:], "test_absent": []}
     for name, questions in chunks.items():
         rows = [{"id": f"{name}{k}", "question": q, "answer": "A sentence.", "doc_id": "d", "sent_ids": [k],
                  "generator": "rules", "fact_id": f"d#{k}", "qtype": "when"} for k, q in enumerate(questions)]

@@ -56,7 +56,8 @@ def test_two_cpu_processes_write_outputs_once_and_see_different_data(
         tmp_path: Path, tiny_model_dir: Path, stage_files: dict[str, Path]) -> None:
     # 4 training examples, 1 per process per step: each step trains on 2 examples, 4 steps = 2 epochs
     params = write_params(tmp_path / "params.yaml", tiny_model_dir, **{
-        "train.batch_size": 1, "train.max_steps": 4, "train.eval_steps": 2, "train.save_steps": 2,
+        "train.batch_size": 1, "train.grad_accum": 1, "train.max_steps": 4, "train.eval_steps": 2,
+        "train.save_steps": 2,
         "train.learning_rate": 0.01})
     script = tmp_path / "launch_recording.py"
     script.write_text(RECORDING_LAUNCHER)
