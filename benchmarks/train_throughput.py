@@ -47,8 +47,8 @@ def main() -> None:
     from docent.modeling.adapters import prepare_trainable_model
     from docent.modeling.loading import load_base_model, load_tokenizer, resolve_model_source
     from docent.modeling.prompt import answer_suffix, prompt_text
+    from docent.runtime import physical_cores
     from docent.training.data import PackedCollator, read_qa, tokenize_rows
-    from docent.training.run import physical_cores
     from docent.training.trainer import PackedTrainer
 
     params = load_params(args.params, "seed", "model", "quant", "lora", "freeze", "train", "retrieval", "assistant")

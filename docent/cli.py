@@ -23,8 +23,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 # Options that several stages take, declared once (every other path option is the stage's own).
 params_option = click.option("--params", "params_path", required=True, type=click.Path(dir_okay=False),
                              help="params.yaml")
-metrics_option = click.option("--metrics", required=True, type=click.Path(dir_okay=False),
-                              help="flat metrics JSON to write")
+_results_option = click.option("--metrics", required=True, type=click.Path(dir_okay=False),
+                               help="flat JSON of the stage's results to write")
+_machine_option = click.option("--machine-metrics", required=True, type=click.Path(dir_okay=False),
+                               help="flat JSON of its machine figures (seconds, rates, memory) to write")
+
+
+def metrics_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--metrics (results) and --machine-metrics (time, speed, memory): see docent.io.write_metrics."""
+    return _results_option(_machine_option(command))
+
+
 model_cache_option = click.option("--model-cache", required=True, type=click.Path(file_okay=False),
                                   help="where base models are converted once (the embedded GGUF -> safetensors)")
 

@@ -80,6 +80,7 @@ class QAParams:
     model: str
     unrelated_pages: int = rng(ge=0)
     unrelated_extra: str
+    unrelated_sentences_per_article: int = rng(ge=1)
     min_overlap: float = rng(ge=0, le=1)
     llm_max_new_tokens: int = rng(ge=16)
     max_answer_words: int = rng(ge=3)
@@ -109,6 +110,7 @@ class RetrievalParams:
     p_gold: float = rng(ge=0, le=1)
     abstain_share: float = rng(ge=0, le=1)
     min_score: float = rng(ge=0)
+    distractor_pool: int = rng(ge=0, le=50)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -207,6 +209,8 @@ class TrainParams:
     save_steps: int = rng(ge=1)
     save_total_limit: int = rng(ge=1)
     eval_bleu: bool
+    eval_bleu_questions: int = rng(ge=1)
+    eval_bleu_max_new_tokens: int = rng(ge=1)
     mix_passages: bool
     context: Literal["none", "retrieved"]
     merge: bool
@@ -238,6 +242,7 @@ class AssistantParams:
     refusal: str
     abstain: str
     max_history_tokens: int = rng(ge=32)
+    follow_up_turns: int = rng(ge=0, le=20)
     max_new_tokens: int = rng(ge=1)
     max_question_chars: int = rng(ge=10)
     timeout_s: float = rng(gt=0)

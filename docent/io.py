@@ -150,12 +150,28 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
         fh.write("\n")
 
 
-def write_metrics(path: str | os.PathLike[str], metrics: dict[str, Any]) -> None:
-    """Metrics are one flat JSON object, so `dvc metrics diff` shows every number."""
+# Machine figures (how long, how fast, how much memory, on what) are kept apart from results, so
+# that `dvc metrics diff` and `dvc exp show` show what changed in the data and the model, not the
+# machine's mood. One naming scheme makes the split: seconds end in `_s`, rates in `_per_s`,
+# memory in `_mb`; the few other machine facts are named here.
+MACHINE_SUFFIXES = ("_s", "_mb")  # `_per_s` ends in `_s`
+MACHINE_KEYS = frozenset({"threads", "processes", "device", "http_requests", "http_cache_hits", "http_retries"})
+
+
+def is_machine_figure(key: str) -> bool:
+    return key.endswith(MACHINE_SUFFIXES) or key in MACHINE_KEYS
+
+
+def write_metrics(path: str | os.PathLike[str], metrics: dict[str, Any],
+                  machine_path: str | os.PathLike[str]) -> None:
+    """Results to `path`, machine figures to `machine_path`: each one flat JSON object, so
+    `dvc metrics diff` shows every result number (the machine file is a plain output, shown by
+    `dvc metrics show metrics/machine/<stage>.json` when asked for)."""
     for key, value in metrics.items():
         if isinstance(value, dict | list):
             raise TypeError(f"metrics must be flat; '{key}' is a {type(value).__name__}")
-    write_json(path, metrics)
+    write_json(path, {k: v for k, v in metrics.items() if not is_machine_figure(k)})
+    write_json(machine_path, {k: v for k, v in metrics.items() if is_machine_figure(k)})
 
 
 def installed_package_file(distribution: str, matches: Callable[[str], bool], missing_hint: str) -> Path:

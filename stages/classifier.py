@@ -20,18 +20,19 @@ from docent.io import atomic_dir, write_metrics
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="classifier folder to write")
 @metrics_option
 @stage_main
-def main(params_path: str, split_dir: str, sentences: str, out: str, metrics: str) -> None:
-    params = load_params(params_path, "classifier", "seed")
+def main(params_path: str, split_dir: str, sentences: str, out: str, metrics: str, machine_metrics: str) -> None:
+    params = load_params(params_path, "classifier", "seed", "qa")
     log_params("classifier", params.to_dict())
 
     from docent.relevance.classifier import save_classifier
     from docent.relevance.train import train_and_evaluate
 
-    classifier, classifier_metrics = train_and_evaluate(split_dir, sentences, params.classifier, params.seed)
+    classifier, classifier_metrics = train_and_evaluate(split_dir, sentences, params.classifier, params.seed,
+                                                        params.qa.unrelated_sentences_per_article)
     with atomic_dir(out) as tmp:
         save_classifier(classifier, tmp, params.classifier, params.seed,
                         extra={"test_metrics": {k: classifier_metrics[k] for k in ("precision", "recall", "f1")}})
-    write_metrics(metrics, classifier_metrics)
+    write_metrics(metrics, classifier_metrics, machine_metrics)
     log.info("classifier: threshold %.3f, test precision %.3f recall %.3f F1 %.3f ROC-AUC %.3f",
              classifier.threshold, classifier_metrics["precision"], classifier_metrics["recall"],
              classifier_metrics["f1"], classifier_metrics["roc_auc"])

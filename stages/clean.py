@@ -24,7 +24,7 @@ from docent.io import read_jsonl, write_jsonl, write_metrics
               help="code blocks JSONL to write (kept apart from the sentences)")
 @metrics_option
 @stage_main
-def main(params_path: str, pages: str, out: str, code_out: str, metrics: str) -> None:
+def main(params_path: str, pages: str, out: str, code_out: str, metrics: str, machine_metrics: str) -> None:
     params = load_params(params_path, "clean")
     log_params("clean", params.to_dict())
     rows = read_jsonl(pages, required=("id", "title", "format", "content"), nonempty=("id", "title"))
@@ -41,7 +41,7 @@ def main(params_path: str, pages: str, out: str, code_out: str, metrics: str) ->
         )
     write_jsonl(out, sentences)
     write_jsonl(code_out, code)
-    write_metrics(metrics, clean_metrics)
+    write_metrics(metrics, clean_metrics, machine_metrics)
     log.info("clean: %d sentences and %d code blocks from %d documents (dropped: %s)", len(sentences), len(code),
              len(rows), ", ".join(f"{k[8:]} {v}" for k, v in clean_metrics.items() if k.startswith("dropped_")))
     if clean_metrics["documents_without_sentences"]:

@@ -41,7 +41,8 @@ from docent.io import write_json, write_metrics
               help="folder for the chart images that report.md shows (replaced as a whole)")
 @stage_main
 def main(params_path: str, finetuned: str, classifier: str, split_dir: str, index_dir: str, natural: str,
-         model_cache: str, live_dir: str, metrics: str, answers: str, report: str, plot: str, charts_dir: str) -> None:
+         model_cache: str, live_dir: str, metrics: str, answers: str, report: str, plot: str, charts_dir: str,
+         machine_metrics: str) -> None:
     params = load_params(params_path, "seed", "model", "quant", "eval", "retrieval", "assistant")
     log_params("evaluate", params.to_dict())
 
@@ -65,7 +66,7 @@ def main(params_path: str, finetuned: str, classifier: str, split_dir: str, inde
     charts = write_charts(charts_dir, live_dir, result.metrics, run_id)
     write_report(report, result, charts=charts)
     write_json(plot, plot_points(result.metrics))
-    write_metrics(metrics, result.metrics)
+    write_metrics(metrics, result.metrics, machine_metrics)
 
 
 if __name__ == "__main__":

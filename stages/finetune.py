@@ -47,12 +47,13 @@ SECTIONS = ("seed", "model", "quant", "lora", "freeze", "train", "retrieval", "a
 @metrics_option
 @stage_main
 def main(params_path: str, train_path: str, val_path: str, sentences: str, index_dir: str, model_cache: str,
-         checkpoints: str, out: str, live_dir: str, metrics: str) -> None:
+         checkpoints: str, out: str, live_dir: str, metrics: str, machine_metrics: str) -> None:
     params = load_params(params_path, *SECTIONS)
     log_params("finetune", params.to_dict())
 
+    from docent.runtime import leave_process_group
     from docent.training.callbacks import TrainingInterrupted
-    from docent.training.run import leave_process_group, run_finetune
+    from docent.training.run import run_finetune
 
     try:
         train_metrics = run_finetune(
@@ -72,7 +73,7 @@ def main(params_path: str, train_path: str, val_path: str, sentences: str, index
         leave_process_group()
     if train_metrics is None:  # not the main process of a multi-process launch: it wrote nothing
         return
-    write_metrics(metrics, train_metrics)
+    write_metrics(metrics, train_metrics, machine_metrics)
     log.info("finetune: %s", ", ".join(f"{k}={v}" for k, v in train_metrics.items()))
 
 

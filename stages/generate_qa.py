@@ -22,7 +22,8 @@ from docent.io import write_jsonl, write_metrics
 @click.option("--unrelated-out", required=True, type=click.Path(dir_okay=False), help="unrelated questions JSONL")
 @metrics_option
 @stage_main
-def main(params_path: str, sentences: str, model_cache: str, out: str, unrelated_out: str, metrics: str) -> None:
+def main(params_path: str, sentences: str, model_cache: str, out: str, unrelated_out: str, metrics: str,
+         machine_metrics: str) -> None:
     params = load_params(params_path, "qa", "model", "seed")
     log_params("generate_qa", {"seed": params.seed, "qa": params.to_dict()["qa"], "model.name": params.model.name})
 
@@ -31,7 +32,7 @@ def main(params_path: str, sentences: str, model_cache: str, out: str, unrelated
     rows, unrelated, qa_metrics = generate_all(params, sentences, model_cache)
     write_jsonl(out, rows)
     write_jsonl(unrelated_out, unrelated)
-    write_metrics(metrics, qa_metrics)
+    write_metrics(metrics, qa_metrics, machine_metrics)
 
 
 if __name__ == "__main__":

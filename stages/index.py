@@ -25,7 +25,8 @@ from docent.io import write_metrics
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="index folder to write")
 @metrics_option
 @stage_main
-def main(params_path: str, sentences: str, pages: str, split_dir: str, natural: str, out: str, metrics: str) -> None:
+def main(params_path: str, sentences: str, pages: str, split_dir: str, natural: str, out: str, metrics: str,
+         machine_metrics: str) -> None:
     params = load_params(params_path, "retrieval", "assistant")
     log_params("index", params.to_dict())
 
@@ -42,7 +43,8 @@ def main(params_path: str, sentences: str, pages: str, split_dir: str, natural: 
                                     for r in rows], ks)
         index_metrics.update({f"natural.recall_at_{k}": v for k, v in recalls.items()})
     index.save(out)
-    write_metrics(metrics, {k: round(v, 6) if isinstance(v, float) else v for k, v in index_metrics.items()})
+    write_metrics(metrics, {k: round(v, 6) if isinstance(v, float) else v for k, v in index_metrics.items()},
+                  machine_metrics)
     log.info("index: %d passages from %d documents; recall@%d test %.3f test_unseen %.3f",
              index_metrics["passages"], index_metrics["documents"], params.retrieval.k,
              index_metrics.get(f"test.recall_at_{params.retrieval.k}", float("nan")),

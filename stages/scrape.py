@@ -26,7 +26,7 @@ CACHEDIR_TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# docent's HTTP cac
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="pages JSONL to write")
 @metrics_option
 @stage_main
-def main(params_path: str, documents: str, http_cache: str, out: str, metrics: str) -> None:
+def main(params_path: str, documents: str, http_cache: str, out: str, metrics: str, machine_metrics: str) -> None:
     params = load_params(params_path, "scrape")
     log_params("scrape", params.to_dict())
     # dvc.yaml declares the cache as a persistent output, so it must exist whatever the source;
@@ -40,7 +40,7 @@ def main(params_path: str, documents: str, http_cache: str, out: str, metrics: s
 
     pages, scrape_metrics = scrape(params.scrape, documents=Path(documents), http_cache=Path(http_cache))
     write_jsonl(out, (page.to_row() for page in pages))
-    write_metrics(metrics, scrape_metrics)
+    write_metrics(metrics, scrape_metrics, machine_metrics)
 
 
 if __name__ == "__main__":

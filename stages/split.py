@@ -23,7 +23,7 @@ from docent.qa.records import QA_KEYS, UNRELATED_KEYS
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False), help="folder for the split files")
 @metrics_option
 @stage_main
-def main(params_path: str, qa_path: str, unrelated: str, out_dir: str, metrics: str) -> None:
+def main(params_path: str, qa_path: str, unrelated: str, out_dir: str, metrics: str, machine_metrics: str) -> None:
     params = load_params(params_path, "split", "seed")
     log_params("split", params.to_dict())
     qa_rows = read_jsonl(qa_path, required=QA_KEYS, nonempty=("question", "answer"))
@@ -34,7 +34,7 @@ def main(params_path: str, qa_path: str, unrelated: str, out_dir: str, metrics: 
     splits, split_metrics = split_all(qa_rows, unrelated_rows, params.split, params.seed)
     for name, rows in splits.items():
         write_jsonl(Path(out_dir) / f"{name}.jsonl", rows)
-    write_metrics(metrics, split_metrics)
+    write_metrics(metrics, split_metrics, machine_metrics)
     log.info("split: %s", ", ".join(f"{name} {len(rows)}" for name, rows in splits.items()))
 
 

@@ -107,9 +107,11 @@ def stage_stderr(tmp_path: Path, stage: str, raw: dict[str, Any]) -> subprocess.
     params = write(tmp_path, raw)
     paths = {
         "scrape": ["--documents", str(tmp_path / "docs"), "--http-cache", str(tmp_path / "cache"),
-                   "--out", str(tmp_path / "pages.jsonl"), "--metrics", str(tmp_path / "m.json")],
+                   "--out", str(tmp_path / "pages.jsonl"), "--metrics", str(tmp_path / "m.json"),
+                   "--machine-metrics", str(tmp_path / "machine_m.json")],
         "clean": ["--pages", str(tmp_path / "pages.jsonl"), "--out", str(tmp_path / "s.jsonl"),
-                  "--code-out", str(tmp_path / "code.jsonl"), "--metrics", str(tmp_path / "m.json")],
+                  "--code-out", str(tmp_path / "code.jsonl"), "--metrics", str(tmp_path / "m.json"),
+                  "--machine-metrics", str(tmp_path / "machine_m.json")],
     }[stage]
     return subprocess.run([sys.executable, "-m", f"stages.{stage}", "--params", str(params), *paths],
                           cwd=REPO, capture_output=True, text=True, timeout=120,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 
 import pytest
@@ -79,9 +80,18 @@ def test_undecodable_jsonl_is_reported(tmp_path):
 
 
 def test_metrics_must_be_flat(tmp_path):
-    write_metrics(tmp_path / "m.json", {"a": 1, "b": 0.5})
+    write_metrics(tmp_path / "m.json", {"a": 1, "b": 0.5}, tmp_path / "machine.json")
     with pytest.raises(TypeError, match="flat"):
-        write_metrics(tmp_path / "m.json", {"a": {"b": 1}})
+        write_metrics(tmp_path / "m.json", {"a": {"b": 1}}, tmp_path / "machine.json")
+
+
+def test_machine_figures_go_to_their_own_file(tmp_path):
+    write_metrics(tmp_path / "m.json", {"f1": 0.9, "total_s": 3.5, "tokens_per_s": 200.0, "peak_rss_mb": 900.0,
+                                        "threads": 2, "steps": 45, "stopped_early": False},
+                  tmp_path / "machine.json")
+    assert json.loads((tmp_path / "m.json").read_text()) == {"f1": 0.9, "steps": 45, "stopped_early": False}
+    assert json.loads((tmp_path / "machine.json").read_text()) == {"total_s": 3.5, "tokens_per_s": 200.0,
+                                                                   "peak_rss_mb": 900.0, "threads": 2}
 
 
 def test_params_read_yaml_1_2_floats_as_dvc_writes_them(tmp_path):

@@ -57,7 +57,6 @@ REFERRING_WORDS = frozenset({
     "he", "she", "it", "they", "him", "her", "his", "hers", "its", "their", "theirs", "them",
     "this", "that", "these", "those", "there", "then",
 })
-FOLLOW_UP_CONTEXT_TURNS = 3  # earlier questions scored together with a follow-up
 WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 # The consumer waits this long past the deadline for the worker to report, so a crashed
@@ -336,7 +335,7 @@ class Assistant:
         The rule: the question is scored alone by the classifier. If that says unrelated, the
         question contains a referring word (he, she, it, they, his, their, that, there, then, ...)
         and the conversation has earlier answered turns, the question is scored again together
-        with the questions of the last FOLLOW_UP_CONTEXT_TURNS answered turns; it is accepted
+        with the questions of the last `assistant.follow_up_turns` answered turns; it is accepted
         as a follow-up when that combined text is related. So "When did he die?" after "Who was
         Ho Chi Minh?" is answered, while "How do I bake bread?" after it is still refused
         (no referring word), as is "When did he die?" at the start of a conversation.
@@ -352,18 +351,18 @@ class Assistant:
                 return Verdict(True, float(combined), follow_up=True)
         return Verdict(False, float(score), follow_up=False)
 
-    @staticmethod
-    def earlier_questions(question: str, history: Sequence[Turn]) -> str:
+    def earlier_questions(self, question: str, history: Sequence[Turn]) -> str:
         """What a follow-up refers back to: when the question has a referring word, the questions
-        of the last FOLLOW_UP_CONTEXT_TURNS answered turns (joined), else "".
+        of the last `assistant.follow_up_turns` answered turns (joined), else "".
 
         The same text decides the relevance of a follow-up (`judge`) and what it retrieves with
         (`search_text`), so "When did he die?" finds the passages of the person asked about before.
         """
         words = {w.lower() for w in WORD.findall(question)}
-        if not history or not words & REFERRING_WORDS:
+        turns = self.params.follow_up_turns
+        if not history or not turns or not words & REFERRING_WORDS:
             return ""
-        return " ".join(q for q, _a in history[-FOLLOW_UP_CONTEXT_TURNS:])
+        return " ".join(q for q, _a in history[-turns:])
 
     def search_text(self, question: str, history: Sequence[Turn] = ()) -> str:
         """What retrieval searches with: the question, after the earlier questions it refers back to."""

@@ -35,12 +35,12 @@ from typing import Any
 
 from docent.cli import UserError
 from docent.config import Params
-from docent.evaluation.generation import AnswerNLL, answer_nll, corpus_perplexity, generate_answers
 from docent.evaluation.metrics import CORPUS_METRICS, RowScores, fact_outcome, fact_rates, score_corpus
 from docent.evaluation.natural import natural_questions
 from docent.io import read_jsonl
+from docent.modeling.generation import AnswerNLL, answer_nll, corpus_perplexity, generate_answers
 from docent.modeling.prompt import Turn, stop_token_ids
-from docent.training.run import physical_cores
+from docent.runtime import physical_cores
 
 log = logging.getLogger(__name__)
 
@@ -302,7 +302,7 @@ def run_evaluation(
     metrics.update(flat_metrics(active))
     metrics.update(classifier_metrics(classifier, active, unrelated_sample))
     metrics["probe_questions"] = len(probe_questions)
-    metrics["eval_total_s"] = time.perf_counter() - started
+    metrics["total_s"] = time.perf_counter() - started
 
     probes = [{"question": q, "base": probe_answers["base"][i], "finetuned": probe_answers["finetuned"][i]}
               for i, q in enumerate(probe_questions)]

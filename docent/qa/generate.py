@@ -59,14 +59,14 @@ def qa_rows(pairs: Sequence[QAPair]) -> list[dict[str, Any]]:
 
 def unrelated_rows(sentences: Sequence[Sentence], domain: Sequence[Sentence], generator: Generator,
                    params: Params, counts: Counter[str]) -> list[dict[str, Any]]:
-    from docent.qa.unrelated import read_extra_questions, sample_articles, split_sentences
+    from docent.qa.unrelated import lead_sentences, read_extra_questions, sample_articles
     from docent.sources.snapshot import load_snapshot
 
     qa = params.qa
     questions: list[tuple[str, str]] = []
     if qa.unrelated_pages:
         articles = sample_articles(load_snapshot(), domain, qa.unrelated_pages, params.seed, counts)
-        pool_sentences = split_sentences(articles, counts)
+        pool_sentences = lead_sentences(articles, qa.unrelated_sentences_per_article, counts)
         counts["unrelated_sentences"] = len(pool_sentences)
         pairs, pool_counts = generator.generate(pool_sentences, short_answers=False)
         for key, value in pool_counts.items():
@@ -123,7 +123,7 @@ def generate_all(params: Params, sentences_path: str | Path,
         metrics[f"qtype_{qtype}"] = n
     for key, value in sorted(counts.items()):
         metrics[key] = value
-    metrics["wall_time_s"] = round(time.perf_counter() - started, 2)
+    metrics["total_s"] = round(time.perf_counter() - started, 2)
     log.info("generate_qa: %d pairs about %d facts, %d unrelated questions", len(pairs), metrics["facts"],
              len(unrelated))
     return rows, unrelated, metrics

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from docent.cli import UserError
@@ -64,3 +65,16 @@ def sentences_from_rows(rows: list[dict[str, Any]], path: str) -> list[Sentence]
                 raise UserError(f"{path}:{lineno}: '{key}' must be a string")
         sentences.append(Sentence(doc_id=row["doc_id"], title=row["title"], sent_id=sent_id, text=row["text"]))
     return sentences
+
+
+ABSENT_SPLIT = "test_absent.jsonl"
+
+
+def read_absent_split(split_dir: str | Path) -> tuple[list[dict[str, Any]], set[str]]:
+    """The test_absent questions and their documents: held out of training, the index and the
+    classifier's positives (read here once for the index and the classifier stages)."""
+    from docent.io import read_jsonl
+
+    rows = read_jsonl(Path(split_dir) / ABSENT_SPLIT, required=("question", "doc_id"), nonempty=("question",),
+                      allow_empty_file=True)
+    return rows, {str(r["doc_id"]) for r in rows}

@@ -21,10 +21,6 @@ from typing import Any
 from docent.cli import UserError
 from docent.qa.records import Sentence
 
-# Lead sentences only: the first two sentences of an article name and define its topic, which is what the
-# classifier must learn; later ones add generator time (generate_qa's budget is ~2 minutes) more than topics.
-SENTENCES_PER_ARTICLE = 2
-
 
 def domain_names(domain: Sequence[Sentence]) -> list[str]:
     """The domain documents' titles, longest first (so the regex prefers "Ho Chi Minh City" to "Ho Chi Minh")."""
@@ -56,8 +52,9 @@ def sample_articles(snapshot: dict[str, dict[str, Any]], domain: Sequence[Senten
     return chosen
 
 
-def split_sentences(articles: Sequence[tuple[str, str]], counts: Counter[str]) -> list[Sentence]:
-    """The lead sentences of each article (spaCy's rule-based sentencizer: fast, no parser)."""
+def lead_sentences(articles: Sequence[tuple[str, str]], per_article: int, counts: Counter[str]) -> list[Sentence]:
+    """The first `per_article` sentences of each article (spaCy's rule-based sentencizer: fast, no
+    parser); those beyond are counted."""
     import spacy
 
     splitter = spacy.blank("en")
@@ -67,8 +64,8 @@ def split_sentences(articles: Sequence[tuple[str, str]], counts: Counter[str]) -
     for (title, _), doc in zip(articles, splitter.pipe(texts, batch_size=256), strict=True):
         doc_id = f"unrelated:{title}"
         texts_of_article = [sent.text.strip() for sent in doc.sents if sent.text.strip()]
-        counts["unrelated_sentences_beyond_lead"] += max(0, len(texts_of_article) - SENTENCES_PER_ARTICLE)
-        for k, text in enumerate(texts_of_article[:SENTENCES_PER_ARTICLE]):
+        counts["unrelated_sentences_beyond_lead"] += max(0, len(texts_of_article) - per_article)
+        for k, text in enumerate(texts_of_article[:per_article]):
             sentences.append(Sentence(doc_id=doc_id, title=title, sent_id=k, text=text))
     return sentences
 

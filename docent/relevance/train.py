@@ -9,6 +9,7 @@ import numpy as np
 
 from docent.config import ClassifierParams
 from docent.io import read_jsonl
+from docent.qa.records import read_absent_split
 from docent.relevance.classifier import (
     RelevanceClassifier,
     binary_metrics,
@@ -45,21 +46,22 @@ def domain_texts(rows: list[dict[str, Any]]) -> list[str]:
     return [r["text"] for r in rows] + [topic_request(t) for t in titles]
 
 
-def article_texts(articles: list[tuple[str, str]]) -> list[str]:
-    """Lead sentences and a topic request of each (title, extract) article."""
+def article_texts(articles: list[tuple[str, str]], per_article: int) -> list[str]:
+    """Lead sentences (as the QA stage's out-of-domain pool takes them) and a topic request of each
+    (title, extract) article."""
     from collections import Counter
 
-    from docent.qa.unrelated import split_sentences
+    from docent.qa.unrelated import lead_sentences
 
-    return [s.text for s in split_sentences(articles, Counter())] + [topic_request(t) for t, _ in articles]
+    return [s.text for s in lead_sentences(articles, per_article, Counter())] + [topic_request(t) for t, _ in articles]
 
 
-def unrelated_texts(unrelated_train: list[dict[str, Any]], snapshot: dict[str, Any]) -> list[str]:
+def unrelated_texts(unrelated_train: list[dict[str, Any]], snapshot: dict[str, Any], per_article: int) -> list[str]:
     """The lead sentences of the unrelated_train source articles, so both classes hold declarative text as
     well as questions (otherwise "is a statement" alone would predict "related"). Sources that are not
     snapshot articles (qa.unrelated_extra files) add nothing."""
     titles = sorted({str(r["source"]) for r in unrelated_train} & set(snapshot))
-    return article_texts([(t, snapshot[t].get("extract") or "") for t in titles])
+    return article_texts([(t, snapshot[t].get("extract") or "") for t in titles], per_article)
 
 
 def background_articles(snapshot: dict[str, Any], domain_rows: list[dict[str, Any]], exclude: set[str],
@@ -83,24 +85,23 @@ def background_articles(snapshot: dict[str, Any], domain_rows: list[dict[str, An
 
 
 def train_and_evaluate(split_dir: str | Path, sentences_path: str | Path, params: ClassifierParams,
-                       seed: int) -> tuple[RelevanceClassifier, dict[str, Any]]:
+                       seed: int, sentences_per_article: int) -> tuple[RelevanceClassifier, dict[str, Any]]:
     from docent.sources.snapshot import load_snapshot
 
     splits = read_splits(split_dir)
     questions = {name: [str(r["question"]) for r in rows] for name, rows in splits.items()}
-    absent_rows = read_jsonl(Path(split_dir) / "test_absent.jsonl", required=("question", "doc_id"),
-                             nonempty=("question",), allow_empty_file=True)
-    absent_docs = {str(r["doc_id"]) for r in absent_rows}
+    absent_rows, absent_docs = read_absent_split(split_dir)
     domain_rows = read_jsonl(sentences_path, required=("text", "title"), nonempty=("text",))
     snapshot = load_snapshot()
     # the held-out documents are no positives (as if the user had never supplied them), but they stay
     # out of the background negatives too: they are still the domain
     related_text = questions["train"] + domain_texts([r for r in domain_rows
                                                       if str(r.get("doc_id", "")) not in absent_docs])
-    negative_text = questions["unrelated_train"] + unrelated_texts(splits["unrelated_train"], snapshot)
+    negative_text = questions["unrelated_train"] + unrelated_texts(splits["unrelated_train"], snapshot,
+                                                                     sentences_per_article)
     taken = {str(r["source"]) for name, rows in splits.items() if name.startswith("unrelated") for r in rows}
     background = background_articles(snapshot, domain_rows, taken, params.background_articles, seed)
-    negative_text += article_texts(background)
+    negative_text += article_texts(background, sentences_per_article)
     pipeline = train_classifier(related_text, negative_text, params, seed)
     classifier = RelevanceClassifier(pipeline=pipeline, threshold=0.5)
     val_texts, val_labels = labelled(questions["val"], questions["unrelated_val"])

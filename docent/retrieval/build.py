@@ -14,6 +14,7 @@ from typing import Any
 
 from docent.config import RetrievalParams
 from docent.io import read_jsonl
+from docent.qa.records import read_absent_split
 from docent.retrieval.index import BM25Index
 from docent.retrieval.passages import Passage, build_passages, gold_passages
 from docent.text.normalize import fold_for_matching
@@ -34,8 +35,7 @@ def build_index(sentences_path: str | Path, pages_path: str | Path, split_dir: s
     sentences = read_jsonl(sentences_path, required=("doc_id", "title", "sent_id", "text"), nonempty=("text",))
     pages = read_jsonl(pages_path, required=("id",), allow_empty_file=True)
     urls = {str(p["id"]): str(p.get("url") or "") for p in pages}
-    absent = read_jsonl(Path(split_dir) / "test_absent.jsonl", required=("doc_id",), allow_empty_file=True)
-    absent_docs = {str(r["doc_id"]) for r in absent}
+    _absent_rows, absent_docs = read_absent_split(split_dir)
     passages = build_passages(sentences, params.passage_words, urls, exclude_docs=absent_docs)
     index = BM25Index.build(passages, index_manifest(params))
     metrics: dict[str, Any] = {

@@ -105,7 +105,7 @@ class ScrapeReport:
             "http_cache_hits": self.http_cache_hits,
             "http_retries": self.http_retries,
             "characters": self.characters,
-            "wall_s": round(wall_s, 3),
+            "total_s": round(wall_s, 3),
         }
 
 

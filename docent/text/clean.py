@@ -142,6 +142,6 @@ def clean_pages(pages: Sequence[dict[str, Any]],
         "dropped_code_too_long": counts["code_too_long"],
         "dropped_code_duplicate": counts["code_duplicate"],
         "punkt_learned_abbreviations": learned_abbreviations,
-        "wall_s": round(time.perf_counter() - started, 3),
+        "total_s": round(time.perf_counter() - started, 3),
     }
     return rows, code_rows, metrics

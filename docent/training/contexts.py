@@ -27,9 +27,6 @@ from docent.retrieval.index import BM25Index
 from docent.retrieval.passages import gold_passages
 from docent.text.normalize import states_fact
 
-# Retrieve a few more than k, so that k distractors remain once the gold passages are taken out.
-DISTRACTOR_POOL = 5
-
 
 def with_contexts(rows: Sequence[dict[str, Any]], index: BM25Index, params: RetrievalParams, abstain: str,
                   seed: int) -> tuple[list[dict[str, Any]], Counter[str]]:
@@ -40,7 +37,7 @@ def with_contexts(rows: Sequence[dict[str, Any]], index: BM25Index, params: Retr
     out: list[dict[str, Any]] = []
     for row in rows:
         rng = random.Random(f"{seed}:{row.get('id', row['question'])}")
-        retrieved = [r.passage for r in index.retrieve(str(row["question"]), k + DISTRACTOR_POOL)]
+        retrieved = [r.passage for r in index.retrieve(str(row["question"]), k + params.distractor_pool)]
         gold = gold_passages(index.passages, row.get("sent_ids", ()), str(row.get("doc_id", "")))
         answer = str(row["answer"])
         if gold and rng.random() < params.p_gold:

@@ -24,8 +24,6 @@ from docent.modeling.prompt import IGNORE_INDEX
 log = logging.getLogger(__name__)
 
 CUDA_ONLY_OPTIMIZERS = ("adamw_8bit", "paged_adamw_32bit", "paged_adamw_8bit")
-BLEU_SAMPLE = 16          # val questions generated at each eval when train.eval_bleu
-BLEU_MAX_NEW_TOKENS = 64
 
 
 def packed_loss(model: torch.nn.Module, inputs: dict[str, torch.Tensor],
@@ -60,7 +58,8 @@ def packed_loss(model: torch.nn.Module, inputs: dict[str, torch.Tensor],
 class PackedTrainer(Trainer):
     """Trainer over PackedCollator rows; counts real tokens and the time spent training on them."""
 
-    def __init__(self, *args: Any, bleu_questions: Sequence[tuple[str, str]] = (), **kwargs: Any) -> None:
+    def __init__(self, *args: Any, bleu_questions: Sequence[tuple[str, str]] = (), bleu_max_new_tokens: int = 64,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         from docent.modeling.packed_attention import use_segment_attention
 
@@ -70,6 +69,7 @@ class PackedTrainer(Trainer):
         self.model_accepts_loss_kwargs = True
         self.loss_is_scaled_for_ga = True
         self.bleu_questions = list(bleu_questions)
+        self.bleu_max_new_tokens = bleu_max_new_tokens
         self.train_tokens = 0         # real (non-pad; there is no pad) tokens through forward+backward
         self.train_compute_s = 0.0    # time in forward+backward+optimizer, without eval/save
 
@@ -90,32 +90,35 @@ class PackedTrainer(Trainer):
                  metric_key_prefix: str = "eval") -> dict[str, float]:
         metrics = super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
         if self.bleu_questions:
-            bleu = generation_bleu(self.model, self.processing_class, self.bleu_questions)
+            bleu = generation_bleu(self.model, self.processing_class, self.bleu_questions, self.bleu_max_new_tokens)
             metrics[f"{metric_key_prefix}_bleu"] = bleu
             self.log({f"{metric_key_prefix}_bleu": bleu})
         return metrics
 
 
-def generation_bleu(model: torch.nn.Module, tokenizer: Any, pairs: Sequence[tuple[str, str]]) -> float:
+def generation_bleu(model: torch.nn.Module, tokenizer: Any, pairs: Sequence[tuple[str, str]],
+                    max_new_tokens: int) -> float:
     """Corpus BLEU (0-1) of greedy answers against the reference answers.
 
-    The evaluate stage's own batched generation and BLEU, so the number logged during training
-    is computed the way evaluate computes it.
+    The evaluate stage's batched generation (docent.modeling.generation) and sacrebleu's corpus
+    BLEU with its defaults, as evaluate's `corpus_bleu`, so the number logged during training is
+    computed the way evaluate computes it.
     """
-    from docent.evaluation.generation import generate_answers
-    from docent.evaluation.metrics import corpus_bleu
+    import sacrebleu
+
+    from docent.modeling.generation import generate_answers
     from docent.modeling.prompt import prompt_text, stop_token_ids
 
     was_training = model.training
     model.eval()  # no dropout while answering
     try:
         answers = generate_answers(model, tokenizer, [prompt_text(tokenizer, q) for q, _ in pairs],
-                                   max_new_tokens=BLEU_MAX_NEW_TOKENS, batch_size=BLEU_SAMPLE,
+                                   max_new_tokens=max_new_tokens, batch_size=len(pairs),
                                    stop_ids=stop_token_ids(tokenizer))
     finally:
         if was_training:
             model.train()
-    return corpus_bleu([a.text for a in answers], [a for _, a in pairs]) / 100.0
+    return float(sacrebleu.corpus_bleu([a.text for a in answers], [[a for _, a in pairs]]).score) / 100.0
 
 
 def resolve_optimizer(name: str) -> str:

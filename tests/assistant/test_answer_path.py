@@ -76,7 +76,7 @@ def test_finish_names_the_sources_an_answer_draws_on(tokenizer, index) -> None:
 
 
 def test_tiny_model_answers_through_the_path(tokenizer, index) -> None:
-    from docent.evaluation.generation import generate_answers
+    from docent.modeling.generation import generate_answers
     from docent.modeling.prompt import stop_token_ids
 
     model = build_tiny_llama(len(tokenizer)).eval()

@@ -18,7 +18,7 @@ SPLITS = ("test", "test_unseen")
 GRID_MODELS = ("base", "finetuned", "base_rag", "finetuned_rag", "assistant")
 GRID_SPLITS = ("test", "test_unseen", "test_absent", "natural")
 SCORES = ("sentence_bleu", "bleu", "chrf", "rouge_l", "exact_match", "f1")
-OUTPUTS = ("eval.json", "answers.csv", "report.md", "eval_plot.json", "charts")
+OUTPUTS = ("eval.json", "machine_eval.json", "answers.csv", "report.md", "eval_plot.json", "charts")
 
 TRAIN = [
     ("Who was Hồ Chí Minh?", "Hồ Chí Minh was a Vietnamese revolutionary.", 1),
@@ -155,7 +155,8 @@ def _run(ws: dict[str, Path], out: Path, **overrides: Path):
     args = ["--params", paths["params"], "--finetuned", paths["finetuned"], "--classifier", paths["classifier"],
             "--split-dir", paths["split"], "--index", paths["index"], "--natural", paths["natural"],
             "--model-cache", paths["cache"], "--live-dir", paths["live"],
-            "--metrics", out / "eval.json", "--answers", out / "answers.csv",
+            "--metrics", out / "eval.json",
+            "--machine-metrics", out / "machine_eval.json", "--answers", out / "answers.csv",
             "--report", out / "report.md", "--plot", out / "eval_plot.json", "--charts", out / "charts"]
     return CliRunner().invoke(main, [str(a) for a in args])
 
@@ -198,7 +199,8 @@ def test_stage_output_contract(workspace, tmp_path):
     assert metrics["classifier.n_related"] == 7 and metrics["classifier.n_unrelated"] == 3
     assert 0 <= metrics["classifier.accuracy"] <= 1
     assert metrics["few_shot_examples"] == 2 and metrics["probe_questions"] == 2
-    assert metrics["eval_total_s"] > 0
+    machine = json.loads((out / "machine_eval.json").read_text())
+    assert machine["total_s"] > 0 and machine["model_load_s"] > 0 and "total_s" not in metrics
 
     with open(out / "answers.csv", encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -280,8 +282,8 @@ def test_merged_adapter_is_the_same_model_and_is_undone(workspace):
     import torch
 
     from docent.config import load_params
-    from docent.evaluation.generation import answer_nll
     from docent.evaluation.runner import load_models
+    from docent.modeling.generation import answer_nll
 
     params = load_params(workspace["params"], "seed", "model", "quant", "eval")
     models = load_models(workspace["finetuned"], params, workspace["cache"])

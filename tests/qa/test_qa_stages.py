@@ -50,7 +50,8 @@ def generate(tmp_path: Path, params: Path, sentences: Path):
     out = tmp_path / "qa"
     args = ["--params", str(params), "--sentences", str(sentences), "--model-cache", str(tmp_path / "cache"),
             "--out", str(out / "qa.jsonl"), "--unrelated-out", str(out / "unrelated.jsonl"),
-            "--metrics", str(tmp_path / "metrics" / "qa.json")]
+            "--metrics", str(tmp_path / "metrics" / "qa.json"),
+            "--machine-metrics", str(tmp_path / "metrics" / "machine_qa.json")]
     return CliRunner().invoke(generate_main, args), out
 
 
@@ -125,7 +126,7 @@ def test_split_output_contract(generated, tmp_path):
     _, qa_dir = generated
     args = ["--params", str(write_params(tmp_path)), "--qa", str(qa_dir / "qa.jsonl"),
             "--unrelated", str(qa_dir / "unrelated.jsonl"), "--out-dir", str(tmp_path / "split"),
-            "--metrics", str(tmp_path / "split.json")]
+            "--metrics", str(tmp_path / "split.json"), "--machine-metrics", str(tmp_path / "machine_split.json")]
     result = CliRunner().invoke(split_main, args)
     assert result.exit_code == 0, result.output
     names = ["test", "test_absent", "test_unseen", "train", "unrelated_test", "unrelated_train", "unrelated_val",
@@ -147,7 +148,8 @@ def test_split_refuses_a_truncated_qa_file(generated, tmp_path):
     bad = tmp_path / "qa.jsonl"
     bad.write_text((qa_dir / "qa.jsonl").read_text(encoding="utf-8")[:-20], encoding="utf-8")
     args = ["--params", str(write_params(tmp_path)), "--qa", str(bad), "--unrelated", str(qa_dir / "unrelated.jsonl"),
-            "--out-dir", str(tmp_path / "split"), "--metrics", str(tmp_path / "split.json")]
+            "--out-dir", str(tmp_path / "split"), "--metrics", str(tmp_path / "split.json"),
+            "--machine-metrics", str(tmp_path / "machine_split.json")]
     result = CliRunner().invoke(split_main, args)
     assert result.exit_code == 2 and "invalid or truncated JSON" in result.output
     assert not (tmp_path / "split").exists()

@@ -142,7 +142,8 @@ def run_stage(tmp_path: Path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
     args = ["--params", str(tmp_path / "params.yaml"), "--split-dir", str(tmp_path / "split"),
             "--sentences", str(tmp_path / "sentences.jsonl"), "--out", str(tmp_path / "classifier"),
-            "--metrics", str(tmp_path / "classifier.json")]
+            "--metrics", str(tmp_path / "classifier.json"),
+            "--machine-metrics", str(tmp_path / "machine_classifier.json")]
     return CliRunner().invoke(classifier_main, args)
 
 

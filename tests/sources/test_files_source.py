@@ -77,7 +77,8 @@ def test_empty_documents_folder_exits_2(tmp_path: Path, write_params) -> None:
     params = write_params(source="files")
     result = CliRunner().invoke(scrape_main, [
         "--params", str(params), "--documents", str(docs), "--http-cache", str(tmp_path / "cache"),
-        "--out", str(tmp_path / "pages.jsonl"), "--metrics", str(tmp_path / "scrape.json")])
+        "--out", str(tmp_path / "pages.jsonl"), "--metrics", str(tmp_path / "scrape.json"),
+        "--machine-metrics", str(tmp_path / "machine_scrape.json")])
     assert result.exit_code == 2
     expected = f"error: {docs}: no usable documents (.html, .htm, .md, .txt, .pdf, .docx); the folder is empty"
     assert result.output.strip().splitlines()[-1] == expected
@@ -91,7 +92,8 @@ def test_only_unusable_files_exits_2_and_says_why(tmp_path: Path, write_params) 
     (docs / "old.txt").write_bytes(b"\xff\x00\xfe")
     result = CliRunner().invoke(scrape_main, [
         "--params", str(write_params(source="files")), "--documents", str(docs), "--http-cache",
-        str(tmp_path / "cache"), "--out", str(tmp_path / "pages.jsonl"), "--metrics", str(tmp_path / "m.json")])
+        str(tmp_path / "cache"), "--out", str(tmp_path / "pages.jsonl"), "--metrics", str(tmp_path / "m.json"),
+        "--machine-metrics", str(tmp_path / "machine_m.json")])
     assert result.exit_code == 2
     assert result.output.strip().splitlines()[-1] == (
         f"error: {docs}: no usable documents (.html, .htm, .md, .txt, .pdf, .docx); 2 file(s) skipped: "
@@ -105,7 +107,8 @@ def test_files_stage_rows(tmp_path: Path, write_params) -> None:
     (docs / "a.txt").write_text("Hanoi is old.\n\nHuế is older.\n", encoding="utf-8")
     result = CliRunner().invoke(scrape_main, [
         "--params", str(write_params(source="files")), "--documents", str(docs), "--http-cache",
-        str(tmp_path / "cache"), "--out", str(tmp_path / "pages.jsonl"), "--metrics", str(tmp_path / "m.json")])
+        str(tmp_path / "cache"), "--out", str(tmp_path / "pages.jsonl"), "--metrics", str(tmp_path / "m.json"),
+        "--machine-metrics", str(tmp_path / "machine_m.json")])
     assert result.exit_code == 0, result.output
     [row] = [json.loads(line) for line in (tmp_path / "pages.jsonl").read_text(encoding="utf-8").splitlines()]
     assert row["content"] == "Hanoi is old.\n\nHuế is older.\n" and row["format"] == "text"

@@ -130,14 +130,16 @@ def run_scrape(tmp_path: Path, docs: Path, **overrides: object):
                                                 "max_signature_chars": 40}}))
     result = CliRunner().invoke(scrape_main, [
         "--params", str(params), "--documents", str(docs), "--http-cache", str(tmp_path / "cache"),
-        "--out", str(tmp_path / "pages.jsonl"), "--metrics", str(tmp_path / "scrape.json")])
+        "--out", str(tmp_path / "pages.jsonl"), "--metrics", str(tmp_path / "scrape.json"),
+        "--machine-metrics", str(tmp_path / "machine_scrape.json")])
     return result, params
 
 
 def run_clean(tmp_path: Path, params: Path):
     return CliRunner().invoke(clean_main, [
         "--params", str(params), "--pages", str(tmp_path / "pages.jsonl"), "--out", str(tmp_path / "sentences.jsonl"),
-        "--code-out", str(tmp_path / "code.jsonl"), "--metrics", str(tmp_path / "clean.json")])
+        "--code-out", str(tmp_path / "code.jsonl"), "--metrics", str(tmp_path / "clean.json"),
+        "--machine-metrics", str(tmp_path / "machine_clean.json")])
 
 
 def test_bad_inputs_are_named_and_counted_while_the_rest_goes_on(tmp_path: Path) -> None:

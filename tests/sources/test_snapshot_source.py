@@ -22,7 +22,7 @@ METRIC_KEYS = {
     "files_skipped_undecodable", "files_skipped_empty", "files_skipped_too_large", "files_skipped_encrypted",
     "files_skipped_no_text", "files_skipped_corrupt", "files_skipped_too_many_pages", "files_skipped_names",
     "pdf_files", "pdf_pages", "pdf_pages_without_text", "docx_files", "links_followed",
-    "http_requests", "http_cache_hits", "http_retries", "characters", "wall_s",
+    "http_requests", "http_cache_hits", "http_retries", "characters", "total_s",
 }
 
 
@@ -63,17 +63,20 @@ def test_scrape_stage_output_contract(tmp_path: Path, write_params) -> None:
     out = tmp_path / "run"
     result = CliRunner().invoke(scrape_main, [
         "--params", str(params), "--documents", str(tmp_path / "docs"), "--http-cache", str(out / "http_cache"),
-        "--out", str(out / "raw" / "pages.jsonl"), "--metrics", str(out / "metrics" / "scrape.json")])
+        "--out", str(out / "raw" / "pages.jsonl"), "--metrics", str(out / "metrics" / "scrape.json"),
+        "--machine-metrics", str(out / "metrics" / "machine_scrape.json")])
     assert result.exit_code == 0, result.output
 
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
-    assert written == ["http_cache", "http_cache/CACHEDIR.TAG", "metrics", "metrics/scrape.json", "raw",
-                       "raw/pages.jsonl"]
+    assert written == ["http_cache", "http_cache/CACHEDIR.TAG", "metrics", "metrics/machine_scrape.json",
+                       "metrics/scrape.json", "raw", "raw/pages.jsonl"]
     rows = [json.loads(line) for line in (out / "raw" / "pages.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [list(r) for r in rows] == [["id", "title", "url", "source", "license", "format", "content"]] * 2
     assert [r["title"] for r in rows] == ["Huế", "Trưng sisters"]
     metrics = json.loads((out / "metrics" / "scrape.json").read_text(encoding="utf-8"))
-    assert set(metrics) == METRIC_KEYS
+    machine = json.loads((out / "metrics" / "machine_scrape.json").read_text(encoding="utf-8"))
+    assert set(metrics) | set(machine) == METRIC_KEYS
+    assert set(machine) == {"http_requests", "http_cache_hits", "http_retries", "total_s"}
     assert all(not isinstance(v, dict | list) for v in metrics.values())
     assert (metrics["pages_fetched"], metrics["pages_missing_titles"]) == (2, "Not an article")
 
@@ -85,7 +88,8 @@ def test_scrape_is_byte_identical_on_rerun(tmp_path: Path, write_params) -> None
         out = tmp_path / run / "pages.jsonl"
         result = CliRunner().invoke(scrape_main, [
             "--params", str(params), "--documents", str(tmp_path), "--http-cache", str(tmp_path / "c"),
-            "--out", str(out), "--metrics", str(tmp_path / run / "m.json")])
+            "--out", str(out), "--metrics", str(tmp_path / run / "m.json"),
+            "--machine-metrics", str(tmp_path / run / "machine_m.json")])
         assert result.exit_code == 0, result.output
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1]

@@ -101,7 +101,8 @@ def test_all_pages_failing_exits_2_with_one_line(wiki_server: WikiServer, tmp_pa
     out = tmp_path / "out"
     result = CliRunner().invoke(scrape_main, [
         "--params", str(params), "--documents", str(tmp_path / "docs"), "--http-cache", str(out / "cache"),
-        "--out", str(out / "pages.jsonl"), "--metrics", str(out / "scrape.json")])
+        "--out", str(out / "pages.jsonl"), "--metrics", str(out / "scrape.json"),
+        "--machine-metrics", str(out / "machine_scrape.json")])
     assert result.exit_code == 2
     assert "error: scrape: none of the 2 pages could be fetched" in result.output
     assert "Traceback" not in result.output
@@ -214,9 +215,10 @@ def test_stage_writes_pages_from_the_local_site(wiki_server: WikiServer, tmp_pat
     out = tmp_path / "out"
     result = CliRunner().invoke(scrape_main, [
         "--params", str(params), "--documents", str(tmp_path / "docs"), "--http-cache", str(out / "cache"),
-        "--out", str(out / "pages.jsonl"), "--metrics", str(out / "scrape.json")])
+        "--out", str(out / "pages.jsonl"), "--metrics", str(out / "scrape.json"),
+        "--machine-metrics", str(out / "machine_scrape.json")])
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in (out / "pages.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [(r["id"], r["format"]) for r in rows] == [("wikipedia:Hanoi", "html")]
     assert len(list((out / "cache").glob("*.json"))) == 1
-    assert json.loads((out / "scrape.json").read_text())["http_requests"] == 1
+    assert json.loads((out / "machine_scrape.json").read_text())["http_requests"] == 1

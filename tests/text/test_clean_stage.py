@@ -28,7 +28,7 @@ METRIC_KEYS = {
     "pages_html_generic", "paragraphs", "definitions", "sentences_split", "sentences_kept",
     "sentences_from_definitions", "sentences_with_section", "dropped_no_letters", "dropped_too_short",
     "dropped_too_long", "dropped_duplicate", "words_kept", "code_blocks", "code_blocks_kept",
-    "dropped_code_too_long", "dropped_code_duplicate", "punkt_learned_abbreviations", "wall_s",
+    "dropped_code_too_long", "dropped_code_duplicate", "punkt_learned_abbreviations", "total_s",
 }
 # A Sphinx page (the shape of the Python docs) with two code blocks, one too long for max_code_lines 3.
 SPHINX_PAGE = (
@@ -61,7 +61,8 @@ def run_clean(tmp_path: Path, pages_text: str, min_words: int = 4, max_words: in
     result = CliRunner().invoke(clean_main, ["--params", str(params), "--pages", str(pages), "--out",
                                              str(out / "clean" / "sentences.jsonl"), "--code-out",
                                              str(out / "clean" / "code.jsonl"), "--metrics",
-                                             str(out / "metrics" / "clean.json")])
+                                             str(out / "metrics" / "clean.json"),
+                                             "--machine-metrics", str(out / "metrics" / "machine_clean.json")])
     return result, pages, out
 
 
@@ -75,7 +76,8 @@ def test_clean_stage_output_contract(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
 
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
-    assert written == ["clean", "clean/code.jsonl", "clean/sentences.jsonl", "metrics", "metrics/clean.json"]
+    assert written == ["clean", "clean/code.jsonl", "clean/sentences.jsonl", "metrics", "metrics/clean.json",
+                       "metrics/machine_clean.json"]
     rows = [json.loads(line) for line in (out / "clean" / "sentences.jsonl").read_text(encoding="utf-8").splitlines()]
     assert all(list(row) == SENTENCE_KEYS for row in rows)
     assert [(r["doc_id"], r["sent_id"], r["text"]) for r in rows] == [

@@ -29,6 +29,6 @@ def stage_files(tmp_path: Path) -> dict[str, Path]:
     return {"train": train, "val": val, "sentences": sentences, "index": tmp_path / "index",
             "cache": tmp_path / "cache",
             "checkpoints": tmp_path / "checkpoints", "out": tmp_path / "finetuned", "live": tmp_path / "live",
-            "metrics": tmp_path / "train.json"}
+            "metrics": tmp_path / "train.json", "machine_metrics": tmp_path / "machine_train.json"}
 
 

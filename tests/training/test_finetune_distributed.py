@@ -89,7 +89,8 @@ def test_two_cpu_processes_write_outputs_once_and_see_different_data(
         "tokenizer.json", "tokenizer_config.json"]
     assert [p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}")] == []
     metrics = json.loads(stage_files["metrics"].read_text())
-    assert metrics["processes"] == 2 and metrics["steps"] == 4
+    machine = json.loads(stage_files["machine_metrics"].read_text())
+    assert machine["processes"] == 2 and metrics["steps"] == 4
     # tokens of both processes: the 8 batches recorded above
     assert metrics["train_tokens"] == sum(len(b) for r in batches for b in r)
     loss_rows = (stage_files["live"] / "plots/metrics/train/loss.tsv").read_text().splitlines()[1:]

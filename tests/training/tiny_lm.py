@@ -84,4 +84,5 @@ def stage_args(params: Path, files: dict[str, Path]) -> list[str]:
             "--sentences", str(files["sentences"]), "--index", str(files["index"]),
             "--model-cache", str(files["cache"]),
             "--checkpoints", str(files["checkpoints"]), "--out", str(files["out"]),
-            "--live-dir", str(files["live"]), "--metrics", str(files["metrics"])]
+            "--live-dir", str(files["live"]), "--metrics", str(files["metrics"]),
+            "--machine-metrics", str(files["machine_metrics"])]

@@ -7,7 +7,7 @@ import math
 import pytest
 from tiny_models import build_tiny_tokenizer
 
-from docent.evaluation.generation import SharedPrefix, answer_nll, corpus_perplexity, generate_answers
+from docent.modeling.generation import SharedPrefix, answer_nll, corpus_perplexity, generate_answers
 from docent.modeling.prompt import IGNORE_INDEX, answer_only_labels, prompt_text
 
 QUESTIONS = [
