@@ -316,6 +316,7 @@ def parse_block_ranges(spec: str, key: str = "freeze.layers") -> list[int]:
     return sorted(set(blocks))
 
 
+# Not pydantic v2: the sections as strict models took import 62->142 ms, refused YAML lists as tuples, 0/9 messages same
 def _suggest(key: str, choices: typing.Iterable[str]) -> str:
     match = difflib.get_close_matches(key, list(choices), n=1, cutoff=0.6)
     return f" (did you mean '{match[0]}'?)" if match else ""

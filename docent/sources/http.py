@@ -1,24 +1,30 @@
 """A polite HTTP client: one User-Agent, a rate limit, retries with backoff, an on-disk cache.
 
 Politeness is arithmetic on a monotonic clock: two requests are at least `rate_limit_s` apart.
-A 429/5xx answer or a timeout is retried up to `retries` times, waiting backoff_s * 2**attempt
-(1 s, 2 s, 4 s, ...) or the server's Retry-After when that is longer. Redirects are followed by
-hand so that every hop is checked: only http(s) URLs on the same host are fetched.
+A 429/5xx answer or a timeout is retried up to `retries` times by urllib3's `Retry` on the
+session's `HTTPAdapter`, waiting backoff_s * 2**attempt (1 s, 2 s, 4 s, ...) or the server's
+Retry-After when that is longer; `PoliteRetry.sleep` is where each retry waits, takes its turn
+under the rate limit and is counted. Redirects are followed by hand so that every hop is
+checked: only http(s) URLs on the same host are fetched.
 """
 
 from __future__ import annotations
 
 import codecs
-import email.utils
 import hashlib
 import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InvalidHeader, MaxRetryError
+from urllib3.response import BaseHTTPResponse
+from urllib3.util.retry import Retry
 
 from docent.io import atomic_write
 from docent.sources.base import ScrapeReport, log
@@ -45,17 +51,43 @@ class Fetched:
 
 
 def retry_after_s(value: str | None) -> float | None:
-    """Retry-After is either delta-seconds or an HTTP date."""
+    """Retry-After (delta-seconds or an HTTP date) in seconds, None when absent or unreadable."""
     if not value:
         return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
     try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        return float(Retry(retry_after_max=2**31).parse_retry_after(value))
+    except InvalidHeader:
         return None
-    return max(0.0, when.timestamp() - time.time())
+
+
+class PoliteRetry(Retry):
+    """urllib3's Retry (which answers to retry, history, exhaustion) waiting on the client's clock."""
+
+    client: PoliteClient | None = None
+
+    def new(self, **kw: Any) -> PoliteRetry:
+        retry = super().new(**kw)
+        retry.client = self.client
+        return retry
+
+    def get_backoff_time(self) -> float:
+        # urllib3 retries the first time at once; the first wait here is backoff_s (scrape.backoff_s)
+        return float(self.backoff_factor * 2 ** (len(self.history) - 1))
+
+    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
+        assert self.client is not None and self.history
+        last = self.history[-1]
+        problem = f"HTTP {last.status}" if last.status else type(last.error).__name__
+        retry_after = retry_after_s(response.headers.get("Retry-After")) if response is not None else None
+        if retry_after is not None and retry_after > MAX_RETRY_AFTER_S:
+            raise FetchError(f"{problem}; server asks to wait {retry_after:.0f} s")
+        delay = max(self.get_backoff_time(), retry_after or 0.0)
+        log.info("%s: %s, retry %d/%d in %.1f s", last.url, problem, len(self.history), self.client.retries, delay)
+        # counted here, not from Retry.history: urllib3 drops the history when the retries on errors run out
+        self.client.report.http_retries += 1
+        self.client.sleep(delay)
+        self.client._wait_turn()
+        self.client.report.http_requests += 1
 
 
 class PoliteClient:
@@ -72,6 +104,11 @@ class PoliteClient:
         self.sleep = sleep
         self.session = requests.Session()
         self.session.headers.update({"User-Agent": user_agent, "Accept": "text/html,application/xhtml+xml"})
+        retry = PoliteRetry(total=retries, status_forcelist=RETRY_STATUS, allowed_methods={"GET"},
+                            backoff_factor=backoff_s, raise_on_status=False)
+        retry.client = self
+        for scheme in ("http://", "https://"):
+            self.session.mount(scheme, HTTPAdapter(max_retries=retry))
         self._last_request = -float("inf")
 
     # ------------------------------------------------------------ cache
@@ -127,35 +164,25 @@ class PoliteClient:
         self._last_request = time.monotonic()
 
     def _request_with_retries(self, url: str) -> requests.Response:
-        for attempt in range(self.retries + 1):
-            self._wait_turn()
-            self.report.http_requests += 1
-            retry_after = None
-            try:
-                response = self.session.get(url, timeout=self.timeout_s, stream=True, allow_redirects=False)
-            except (requests.Timeout, requests.ConnectionError) as exc:
-                problem = f"{type(exc).__name__}"
-            else:
-                if response.status_code not in RETRY_STATUS:
-                    if response.status_code in (404, 410):
-                        response.close()
-                        raise FetchError(f"HTTP {response.status_code}", missing=True)
-                    if response.status_code >= 400:
-                        response.close()
-                        raise FetchError(f"HTTP {response.status_code}")
-                    return response
-                problem = f"HTTP {response.status_code}"
-                retry_after = retry_after_s(response.headers.get("Retry-After"))
-                response.close()
-            if attempt == self.retries:
-                raise FetchError(f"{problem} after {self.retries + 1} attempts")
-            if retry_after is not None and retry_after > MAX_RETRY_AFTER_S:
-                raise FetchError(f"{problem}; server asks to wait {retry_after:.0f} s")
-            delay = max(self.backoff_s * 2**attempt, retry_after or 0.0)
-            log.info("%s: %s, retry %d/%d in %.1f s", url, problem, attempt + 1, self.retries, delay)
-            self.report.http_retries += 1
-            self.sleep(delay)
-        raise AssertionError("unreachable")
+        self._wait_turn()
+        self.report.http_requests += 1
+        attempts = f"after {self.retries + 1} attempts"
+        try:
+            response = self.session.get(url, timeout=self.timeout_s, stream=True, allow_redirects=False)
+        except (requests.Timeout, requests.ConnectionError) as exc:  # retries spent on timeouts / lost connections
+            cause = exc.args[0] if exc.args else None
+            reason = cause.reason if isinstance(cause, MaxRetryError) and cause.reason else exc
+            raise FetchError(f"{type(reason).__name__} {attempts}") from None
+        if response.status_code in RETRY_STATUS:  # retries spent (raise_on_status=False returns the last)
+            response.close()
+            raise FetchError(f"HTTP {response.status_code} {attempts}")
+        if response.status_code in (404, 410):
+            response.close()
+            raise FetchError(f"HTTP {response.status_code}", missing=True)
+        if response.status_code >= 400:
+            response.close()
+            raise FetchError(f"HTTP {response.status_code}")
+        return response
 
     def _read_body(self, response: requests.Response, url: str) -> str:
         """The body as text, refused past max_bytes (checked on the header and while reading)."""

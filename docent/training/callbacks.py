@@ -54,6 +54,7 @@ def truncate_live_history(live_dir: str | Path, last_step: int) -> None:
                 writer.writerows(keep)
 
 
+# Not DVCLiveCallback: same logs -> eval/loss at log-call steps 2,5 (ours 0,2,4), train loss in loss.tsv, 14 files not 6
 class DvcLiveLogger(TrainerCallback):
     """Every Trainer log line -> dvclive metrics at step = the optimizer step.
 

@@ -5,12 +5,12 @@ RAM (a few thousand short rows), so nothing is written to ~/.cache or beside the
 where DVC would see undeclared files. The same rows always give the same ids, so re-runs and
 resumed runs see identical data.
 
-Packing: a batch of examples becomes ONE row, no padding. Position ids restart at 0 for each
-example, and `cu_seq_lens` (cumulative lengths: 0, len1, len1+len2, ...) marks where each starts:
-attention runs within each example only (docent.modeling.packed_attention; flash-attention reads
-the same boundaries), so no example attends to another. `shift_labels[t]` is the token position t
-must predict (-100 where no loss: prompt tokens and each example's last token, which would
-otherwise predict the next example).
+Packing: a batch of examples becomes ONE row, no padding (transformers' DataCollatorWithFlattening).
+Position ids restart at 0 for each example, and `cu_seq_lens` (cumulative lengths: 0, len1,
+len1+len2, ...) marks where each starts: attention runs within each example only
+(docent.modeling.packed_attention; flash-attention reads the same boundaries), so no example
+attends to another. `shift_labels[t]` is the token position t must predict (-100 where no loss:
+prompt tokens and each example's last token, which would otherwise predict the next example).
 """
 
 from __future__ import annotations
@@ -109,27 +109,23 @@ def tokenize_rows(
 @dataclass(frozen=True)
 class PackedCollator:
     """Examples -> one packed row: input_ids, position_ids, labels, shift_labels (all shape [1, T]) and
-    cu_seq_lens (shape [examples + 1], int32 as flash-attention's varlen kernels want it)."""
+    cu_seq_lens (shape [examples + 1], int32 as flash-attention's varlen kernels want it).
+
+    transformers' DataCollatorWithFlattening packs; its labels put -100 on each example's first
+    token, so shifted by one they are our shift_labels (measured: same tensors and the same 6
+    PackedTrainer losses on the tiny model, tests/training/test_packing_and_loss.py).
+    """
 
     def __call__(self, features: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
         import torch
+        from transformers import DataCollatorWithFlattening
 
-        ids: list[int] = []
-        labels: list[int] = []
-        positions: list[int] = []
-        shift: list[int] = []
-        bounds = [0]
-        for f in features:
-            ex_ids, ex_labels = list(f["input_ids"]), list(f["labels"])
-            ids += ex_ids
-            labels += ex_labels
-            positions += range(len(ex_ids))
-            # position t predicts token t+1 of the SAME example; the last token predicts nothing
-            shift += [*ex_labels[1:], IGNORE_INDEX]
-            bounds.append(len(ids))
-        if not ids:
-            raise UserError("training data: a batch without tokens")
-        as_row = lambda xs: torch.tensor(xs, dtype=torch.long).unsqueeze(0)  # noqa: E731
-        return {"input_ids": as_row(ids), "position_ids": as_row(positions),
-                "labels": as_row(labels), "shift_labels": as_row(shift),
-                "cu_seq_lens": torch.tensor(bounds, dtype=torch.int32)}
+        if not features or not all(len(f["input_ids"]) for f in features):
+            # an empty example would shift the flattened labels against the ids
+            raise UserError("training data: a batch with an example without tokens")
+        batch = DataCollatorWithFlattening(return_flash_attn_kwargs=True, return_tensors="pt")(list(features))
+        labels = batch["labels"]
+        shift = torch.full_like(labels, IGNORE_INDEX)
+        shift[:, :-1] = labels[:, 1:]  # position t predicts token t+1; -100 at each next example's start
+        return {"input_ids": batch["input_ids"], "position_ids": batch["position_ids"], "labels": labels,
+                "shift_labels": shift, "cu_seq_lens": batch["cu_seq_lens_q"]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -151,6 +152,26 @@ def test_client_honours_retry_after_and_backs_off_exponentially(wiki_server: Wik
     fetched = client.get(wiki_server.url("Slow"))
     assert "Finally." in fetched.body
     assert waits == [7.0, 2.0, 4.0]  # Retry-After beats the 1 s backoff; then 1 s * 2**attempt
+
+
+def test_client_gives_up_on_long_retry_after_and_counts_refused_connections(wiki_server: WikiServer,
+                                                                            tmp_path: Path) -> None:
+    wiki_server.routes["/wiki/Later"] = [Reply(503, "", {"Retry-After": "3600"}), Reply(200, wiki_html("Later", ""))]
+    waits: list[float] = []
+    report = ScrapeReport(source="wikipedia")
+    client = PoliteClient(cache_dir=tmp_path, user_agent="t", rate_limit_s=0.0, timeout_s=5, retries=3,
+                          backoff_s=1.0, max_bytes=10_000, report=report, sleep=waits.append)
+    with pytest.raises(FetchError, match="server asks to wait 3600 s"):
+        client.get(wiki_server.url("Later"))
+    assert waits == [] and wiki_server.paths() == ["/wiki/Later"]  # not waited for, not retried
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(FetchError, match="NewConnectionError after 4 attempts"):
+        client.get(f"http://127.0.0.1:{port}/wiki/Nowhere")
+    assert waits == [1.0, 2.0, 4.0]
+    assert (report.http_requests, report.http_retries) == (1 + 4, 3)
 
 
 def test_client_rate_limits_requests(wiki_server: WikiServer, tmp_path: Path) -> None:

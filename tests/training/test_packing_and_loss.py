@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from tiny_lm import FACTS, build_model, build_tokenizer
 
+from docent.cli import UserError
 from docent.modeling.prompt import IGNORE_INDEX, answer_only_labels, prompt_text
 from docent.training.data import PackedCollator, tokenize_rows
 from docent.training.trainer import packed_loss
@@ -55,6 +57,26 @@ def test_shift_labels_stop_at_example_boundaries() -> None:
     assert shift[n0 - 1] == IGNORE_INDEX  # the first example's last token predicts nothing
     assert batch["position_ids"][0, n0].item() == 0
     assert shift[-1] == IGNORE_INDEX
+
+
+def test_packed_row_is_the_examples_back_to_back() -> None:
+    tok = build_tokenizer()
+    examples = _examples(tok, len(FACTS))
+    batch = PackedCollator()(examples)
+    # the reference the collator must match, one example at a time
+    ids, positions, shift, bounds = [], [], [], [0]
+    for ex in examples:
+        ids += ex["input_ids"]
+        positions += range(len(ex["input_ids"]))
+        shift += [*ex["labels"][1:], IGNORE_INDEX]
+        bounds.append(len(ids))
+    assert batch["input_ids"][0].tolist() == ids
+    assert batch["position_ids"][0].tolist() == positions
+    assert batch["shift_labels"][0].tolist() == shift
+    assert batch["labels"][0].tolist() == [label for ex in examples for label in ex["labels"]]  # prompts start at -100
+    assert batch["cu_seq_lens"].tolist() == bounds and batch["cu_seq_lens"].dtype == torch.int32
+    with pytest.raises(UserError, match="without tokens"):
+        PackedCollator()([examples[0], {"input_ids": [], "labels": []}])
 
 
 def test_packed_loss_equals_mean_answer_token_cross_entropy() -> None:
