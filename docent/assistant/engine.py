@@ -24,7 +24,6 @@ Shared by the `ask`/`chat` commands and the web server, so every front end gets 
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import re
@@ -37,19 +36,18 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from docent.assistant.answer import Answer, AnswerPath, Plan, Status
 from docent.cli import UserError
-from docent.config import AssistantParams, ModelParams, QuantParams, RetrievalParams
+from docent.config import AssistantParams, RetrievalParams
+from docent.modeling.lifecycle import BASE, FINETUNED, ModelSet, load_model_set
 from docent.modeling.prompt import Turn, prompt_text, stop_token_ids
 from docent.retrieval.passages import Passage
 
 if TYPE_CHECKING:
-    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+    from transformers import PreTrainedTokenizerBase
 
     from docent.retrieval.index import BM25Index, Retriever
 
 log = logging.getLogger(__name__)
 
-BASE = "base"  # the model name meaning "no adapter"
-FINETUNED = "finetuned"  # the name of the adapter (or full model) loaded from --finetuned
 ADAPTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 # A follow-up refers back to the previous turn with one of these words ("When did he die?").
@@ -276,18 +274,16 @@ class Assistant:
 
     def __init__(
         self,
-        model: PreTrainedModel,
-        tokenizer: PreTrainedTokenizerBase,
+        models: ModelSet,
         classifier: RelevanceClassifier,
         params: AssistantParams,
-        adapters: Sequence[str] = (),
         default: str | None = None,
-        no_adapter_name: str = BASE,
         retriever: Retriever | None = None,
         retrieval: RetrievalParams | None = None,
     ) -> None:
-        self.model = model
-        self.tokenizer = tokenizer
+        self.models = models  # loading and switching between base and adapters: docent.modeling.lifecycle
+        self.model = models.model
+        self.tokenizer = tokenizer = models.tokenizer
         self.classifier = classifier
         self.params = params
         if retriever is not None and retrieval is None:
@@ -299,10 +295,10 @@ class Assistant:
             k=retrieval.k if retrieval else 0,
             min_score=retrieval.min_score if retrieval else 0.0, abstain=params.abstain, refusal=params.refusal,
         )
-        self.adapters = list(adapters)
+        self.adapters = models.adapters
         # A full fine-tune has no adapter to switch off: its "no adapter" model is the fine-tuned one.
-        self.no_adapter_name = no_adapter_name
-        self.default = default or (self.adapters[0] if self.adapters else no_adapter_name)
+        self.no_adapter_name = models.no_adapter_name
+        self.default = default or (self.adapters[0] if self.adapters else self.no_adapter_name)
         if self.default not in self.model_names:
             raise UserError(f"model {self.default!r}: not loaded; choose one of {', '.join(self.model_names)}")
         self.stop_ids = stop_token_ids(tokenizer)
@@ -463,7 +459,7 @@ class Assistant:
                 else self.stop_ids[0],
             )
             device = self.model.device
-            with self._use_model(name):
+            with self.models.use(name):
                 output = self.model.generate(
                     input_ids=inputs["input_ids"].to(device),
                     attention_mask=inputs["attention_mask"].to(device),
@@ -478,20 +474,6 @@ class Assistant:
             )
         finally:
             self.lock.release()
-
-    @contextlib.contextmanager
-    def _use_model(self, name: str) -> Iterator[None]:
-        """Activate an adapter, or disable all adapters for the no-adapter model (lock held)."""
-        from peft import PeftModel
-
-        if not isinstance(self.model, PeftModel):
-            yield
-        elif name == self.no_adapter_name:
-            with self.model.disable_adapter():
-                yield
-        else:
-            self.model.set_adapter(name, inference_mode=True)
-            yield
 
 
 # ---------------------------------------------------------------- loading
@@ -538,14 +520,12 @@ def load_assistant(
     retrieves = answers_retrieve(finetuned_dir, params.assistant, params.retrieval, retrieval)
     classifier = _load_classifier(Path(classifier_dir))
     index = load_assistant_index(Path(index_dir), params.retrieval) if retrieves else None
-    model, tokenizer, loaded, no_adapter_name = _load_model(
-        finetuned_dir, params.model, params.quant, model_cache, adapters, no_adapter
-    )
-    default = no_adapter_name if no_adapter else None
-    log.info("assistant ready: models %s, default %s, %s", [*loaded, no_adapter_name], default or loaded[:1],
+    models = load_model_set(finetuned_dir, params.model, params.quant, model_cache, adapters, no_adapter)
+    _move_to_accelerator(models.model)
+    default = models.no_adapter_name if no_adapter else None
+    log.info("assistant ready: models %s, default %s, %s", models.names, default or models.adapters[:1],
              f"retrieving from {index_dir} ({len(index.passages)} passages)" if index else "closed-book")
-    return Assistant(model, tokenizer, classifier, params.assistant, loaded, default, no_adapter_name,
-                     retriever=index, retrieval=params.retrieval)
+    return Assistant(models, classifier, params.assistant, default, retriever=index, retrieval=params.retrieval)
 
 
 def answers_retrieve(finetuned_dir: Path, assistant: AssistantParams, retrieval: RetrievalParams,
@@ -595,63 +575,6 @@ def _load_classifier(path: Path) -> RelevanceClassifier:
     from docent.relevance.classifier import load_classifier
 
     return load_classifier(path)
-
-
-def _load_model(
-    finetuned_dir: Path,
-    model_params: ModelParams,
-    quant: QuantParams,
-    model_cache: str | Path,
-    adapters: Sequence[tuple[str, Path]],
-    no_adapter: bool,
-) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, list[str], str]:
-    """(model, tokenizer, adapter names loaded, name of the no-adapter model)."""
-    from docent.modeling.loading import (
-        load_base_model,
-        load_finetuned,
-        load_tokenizer,
-        read_manifest,
-        resolve_model_source,
-    )
-
-    loaded: list[str] = []
-    no_adapter_name = BASE
-    if finetuned_dir.exists():
-        method = read_manifest(finetuned_dir).get("method")
-        if method == "full":
-            if no_adapter:
-                raise UserError(
-                    f"--no-adapter: {finetuned_dir} holds full fine-tuned weights, not an adapter on the base; "
-                    f"point --finetuned at a missing folder to answer with the base model alone"
-                )
-            no_adapter_name = FINETUNED
-        model, tokenizer = load_finetuned(finetuned_dir, model_params, model_cache, quant, adapter_name=FINETUNED)
-        if method != "full":
-            loaded.append(FINETUNED)
-    elif no_adapter or adapters:
-        log.info("%s not found: answering with the base model %s", finetuned_dir, model_params.name)
-        model = load_base_model(model_params, model_cache)
-        tokenizer = load_tokenizer(resolve_model_source(model_params, model_cache), model_params.trust_remote_code)
-    else:
-        raise UserError(
-            f"{finetuned_dir}: fine-tuned model not found; run `dvc repro finetune`, "
-            f"or pass --no-adapter to answer with the base model"
-        )
-    if adapters:
-        from peft import PeftModel
-
-        for name, path in adapters:
-            try:
-                if isinstance(model, PeftModel):
-                    model.load_adapter(str(path), adapter_name=name, is_trainable=False)
-                else:
-                    model = PeftModel.from_pretrained(model, str(path), adapter_name=name, is_trainable=False)
-            except (ValueError, RuntimeError, KeyError) as exc:  # shapes or modules that do not fit this base
-                raise UserError(f"--adapter {name}={path}: does not fit the base model ({str(exc)[:200]})") from None
-            loaded.append(name)
-    model.eval()
-    _move_to_accelerator(model)
-    return model, tokenizer, loaded, no_adapter_name
 
 
 def _move_to_accelerator(model: Any) -> None:

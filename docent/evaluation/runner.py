@@ -1,9 +1,7 @@
 """The evaluate stage's work: the grid {base, fine-tuned} x {closed-book, retrieval} on every split.
 
-One model in memory: a LoRA/QLoRA fine-tune is a PeftModel over the base, and the base
-answers come from the same object inside `with model.disable_adapter():` (the adapter's
-delta switched off). Only a full fine-tune needs a second, separately loaded base model.
-For the fine-tuned pass a LoRA adapter is merged into the float weights (W + s*B@A, undone
+The models come from docent.modeling.lifecycle (one model in memory; a full fine-tune's base is
+a second one). For the fine-tuned pass a LoRA adapter is merged into the float weights (W + s*B@A, undone
 afterwards): the same function, but one matmul per layer instead of three plus an add, which
 matters on a CPU where decoding is dominated by many small ops (measured several times faster).
 A QLoRA adapter stays unmerged: folding it into 4-bit weights would re-quantise them.
@@ -23,12 +21,11 @@ hand-written visitor questions). Each answer is correct, wrong or abstained (eva
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +36,7 @@ from docent.evaluation.metrics import CORPUS_METRICS, RowScores, fact_outcome, f
 from docent.evaluation.natural import natural_questions
 from docent.io import read_jsonl
 from docent.modeling.generation import AnswerNLL, answer_nll, corpus_perplexity, generate_answers
+from docent.modeling.lifecycle import BASE, FINETUNED, load_model_set
 from docent.modeling.prompt import Turn, stop_token_ids
 from docent.runtime import physical_cores
 
@@ -117,55 +115,6 @@ def choose_few_shot(
 
 # ---------------------------------------------------------------- models
 
-@dataclass
-class LoadedModels:
-    finetuned: Any
-    tokenizer: Any
-    base_context: Callable[[], contextlib.AbstractContextManager[Any]]
-    finetuned_context: Callable[[], contextlib.AbstractContextManager[Any]]
-    method: str
-    base_model: str
-    context: str = "none"  # the prompt format it was trained with (none | retrieved)
-
-
-def load_models(finetuned_dir: Path, params: Params, model_cache: Path) -> LoadedModels:
-    """The fine-tuned model, and a context in which the same (or a second) model acts as the base."""
-    from docent.modeling.loading import load_base_model, load_finetuned, read_manifest
-
-    assert params.model is not None
-    manifest = read_manifest(finetuned_dir)
-    method = str(manifest.get("method"))
-    model, tokenizer = load_finetuned(finetuned_dir, params.model, model_cache, params.quant)
-    model.eval()
-    base_name = str(manifest.get("base_model", params.model.name))
-    context = str(manifest.get("context", "none"))
-    if method == "lora":
-        return LoadedModels(model, tokenizer, lambda: _adapter_off(model), lambda: _adapter_merged(model),
-                            method, base_name, context)
-    if method == "qlora":
-        return LoadedModels(model, tokenizer, lambda: _adapter_off(model), lambda: contextlib.nullcontext(model),
-                            method, base_name, context)
-    base = load_base_model(dataclasses.replace(params.model, name=base_name), model_cache)
-    base.eval()
-    return LoadedModels(model, tokenizer, lambda: contextlib.nullcontext(base),
-                        lambda: contextlib.nullcontext(model), method, base_name, context)
-
-
-@contextlib.contextmanager
-def _adapter_off(peft_model: Any) -> Iterator[Any]:
-    with peft_model.disable_adapter():
-        yield peft_model
-
-
-@contextlib.contextmanager
-def _adapter_merged(peft_model: Any) -> Iterator[Any]:
-    peft_model.merge_adapter()
-    try:
-        yield peft_model
-    finally:
-        peft_model.unmerge_adapter()
-
-
 def _max_len(model: Any) -> int:
     return int(getattr(model.config, "max_position_embeddings", None) or 2048)
 
@@ -222,7 +171,7 @@ def run_evaluation(
     classifier = load_classifier(classifier_dir)
 
     t0 = time.perf_counter()
-    models = load_models(finetuned_dir, params, model_cache)
+    models = load_model_set(finetuned_dir, params.model, params.quant, model_cache, full_base=True)
     metrics["model_load_s"] = time.perf_counter() - t0
     tokenizer = models.tokenizer
     stop_ids = stop_token_ids(tokenizer)
@@ -272,13 +221,13 @@ def run_evaluation(
 
     probe_questions = list(ev.probe_questions)
     probe_answers: dict[str, list[str]] = {}
-    with models.base_context() as base:
+    with models.use(BASE) as base:
         answer_all("base", base, "closed", closed)
         if few_shot:
             answer_all("base_fewshot", base, "fewshot", closed)
         probe_answers["base"] = answer_all("base_rag", base, "grounded", grounded, probe_questions)
         score_nll("base", base)
-    with models.finetuned_context() as finetuned:
+    with models.use(FINETUNED, merged=True) as finetuned:
         answer_all("finetuned", finetuned, "closed", closed)
         probe_answers["finetuned"] = answer_all("finetuned_rag", finetuned, "grounded", grounded, probe_questions)
         score_nll("finetuned", finetuned)
@@ -306,7 +255,8 @@ def run_evaluation(
 
     probes = [{"question": q, "base": probe_answers["base"][i], "finetuned": probe_answers["finetuned"][i]}
               for i, q in enumerate(probe_questions)]
-    setup = {"method": models.method, "base_model": models.base_model, "max_new_tokens": ev.max_new_tokens,
+    setup = {"method": models.method, "base_model": str(models.manifest.get("base_model", params.model.name)),
+             "max_new_tokens": ev.max_new_tokens,
              "retrieval_k": retrieval.k, "context": models.context}
     return EvalResult(splits=splits, metrics=_rounded(metrics), few_shot=few_shot, probes=probes, setup=setup)
 

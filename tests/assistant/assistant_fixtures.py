@@ -212,16 +212,14 @@ def tiny_files(tmp_path_factory: Any) -> TinyFiles:
 def load_tiny_assistant(files: TinyFiles, classifier: Any, retrieve: bool = False, **assistant_overrides: Any) -> Any:
     """An Assistant with adapters 'finetuned' and 'other' on the tiny base, built like load_assistant
     does; `retrieve`: grounded in the tiny index (with the params' retrieval section)."""
-    from docent.assistant.engine import Assistant, _load_model, load_assistant_index, parse_adapter_option
+    from docent.assistant.engine import Assistant, load_assistant_index, parse_adapter_option
     from docent.config import load_params
+    from docent.modeling.lifecycle import load_model_set
 
     params = load_params(files.params, "assistant", "model", "quant")
-    model, tokenizer, loaded, no_adapter_name = _load_model(
-        files.finetuned, params.model, params.quant, files.cache,
-        [parse_adapter_option(f"other={files.other_adapter}")], no_adapter=False,
-    )
+    models = load_model_set(files.finetuned, params.model, params.quant, files.cache,
+                            [parse_adapter_option(f"other={files.other_adapter}")])
     assistant_params = dataclasses.replace(params.assistant, **assistant_overrides)
     retrieval = retrieval_params()
     index = load_assistant_index(files.index, retrieval) if retrieve else None
-    return Assistant(model, tokenizer, classifier, assistant_params, loaded, None, no_adapter_name,
-                     retriever=index, retrieval=retrieval)
+    return Assistant(models, classifier, assistant_params, None, retriever=index, retrieval=retrieval)

@@ -21,10 +21,8 @@ def assistant(tmp_path_factory):
 
 def with_params(assistant: Assistant, **changes) -> Assistant:
     """The same loaded model (and retriever) under other assistant params (its own lock)."""
-    return Assistant(assistant.model, assistant.tokenizer, assistant.classifier,
-                     dataclasses.replace(assistant.params, **changes), assistant.adapters,
-                     assistant.default, assistant.no_adapter_name,
-                     retriever=assistant.retriever, retrieval=assistant.retrieval)
+    return Assistant(assistant.models, assistant.classifier, dataclasses.replace(assistant.params, **changes),
+                     assistant.default, retriever=assistant.retriever, retrieval=assistant.retrieval)
 
 
 def test_history_keeps_newest_turns_within_budget(assistant):
@@ -165,8 +163,7 @@ def grounded(tmp_path_factory):
 
 
 def with_retrieval(assistant: Assistant, **changes) -> Assistant:
-    return Assistant(assistant.model, assistant.tokenizer, assistant.classifier, assistant.params,
-                     assistant.adapters, assistant.default, assistant.no_adapter_name,
+    return Assistant(assistant.models, assistant.classifier, assistant.params, assistant.default,
                      retriever=assistant.retriever, retrieval=dataclasses.replace(assistant.retrieval, **changes))
 
 

@@ -142,8 +142,7 @@ def test_malformed_and_oversized_bodies(client):
 
 
 def test_timeouts_are_clear_errors_and_do_not_block_the_page(assistant):
-    quick = Assistant(assistant.model, assistant.tokenizer, assistant.classifier,
-                      dataclasses.replace(assistant.params, timeout_s=2.0), assistant.adapters)
+    quick = Assistant(assistant.models, assistant.classifier, dataclasses.replace(assistant.params, timeout_s=2.0))
     with TestClient(create_app(quick)) as client:
         quick.lock.acquire()  # a long answer for another user holds the model
         try:

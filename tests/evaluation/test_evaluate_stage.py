@@ -282,20 +282,20 @@ def test_merged_adapter_is_the_same_model_and_is_undone(workspace):
     import torch
 
     from docent.config import load_params
-    from docent.evaluation.runner import load_models
     from docent.modeling.generation import answer_nll
+    from docent.modeling.lifecycle import BASE, load_model_set
 
     params = load_params(workspace["params"], "seed", "model", "quant", "eval")
-    models = load_models(workspace["finetuned"], params, workspace["cache"])
+    models = load_model_set(workspace["finetuned"], params.model, params.quant, workspace["cache"], full_base=True)
     pairs = [(q, a) for q, a, _ in TEST]
-    unmerged = answer_nll(models.finetuned, models.tokenizer, pairs, batch_size=4, max_len=512)
-    with models.base_context() as base:
+    unmerged = answer_nll(models.model, models.tokenizer, pairs, batch_size=4, max_len=512)
+    with models.use(BASE) as base:
         base_nll = answer_nll(base, models.tokenizer, pairs, batch_size=4, max_len=512)
-    weights = {k: v.clone() for k, v in models.finetuned.state_dict().items()}
-    with models.finetuned_context() as merged_model:
+    weights = {k: v.clone() for k, v in models.model.state_dict().items()}
+    with models.use(FINETUNED, merged=True) as merged_model:
         merged = answer_nll(merged_model, models.tokenizer, pairs, batch_size=4, max_len=512)
     for a, b, c in zip(unmerged, merged, base_nll, strict=True):
         assert b.nll == pytest.approx(a.nll, rel=1e-4)
         assert abs(c.nll - a.nll) > 1e-3  # the adapter matters, so equality above is not vacuous
-    after = models.finetuned.state_dict()
+    after = models.model.state_dict()
     assert all(torch.allclose(after[k], v, atol=1e-6) for k, v in weights.items())
