@@ -283,7 +283,7 @@ def test_merged_adapter_is_the_same_model_and_is_undone(workspace):
 
     from docent.config import load_params
     from docent.modeling.generation import answer_nll
-    from docent.modeling.lifecycle import BASE, load_model_set
+    from docent.modeling.lifecycle import BASE, FINETUNED, load_model_set
 
     params = load_params(workspace["params"], "seed", "model", "quant", "eval")
     models = load_model_set(workspace["finetuned"], params.model, params.quant, workspace["cache"], full_base=True)
