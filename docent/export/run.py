@@ -146,7 +146,9 @@ def run_export(params: Params, *, finetuned_dir: Path, split_dir: Path, index_di
         size = (tmp / GGUF_NAME).stat().st_size
 
         t = time.perf_counter()
-        exported, exported_tok = verify.load_exported(tmp, GGUF_NAME)
+        # in the merged model's dtype (float32 on a CPU, bf16 for a big model on a GPU), on its device
+        exported, exported_tok = verify.load_exported(tmp, GGUF_NAME, dtype=merged.dtype)
+        exported.to(next(merged.parameters()).device)
         load_s = time.perf_counter() - t
         t = time.perf_counter()
         prompts = verification_prompts(tokenizer, questions, context, params, Path(index_dir))
@@ -205,7 +207,8 @@ def run_export(params: Params, *, finetuned_dir: Path, split_dir: Path, index_di
             problems.append("the GGUF's chat template does not render the trained prompt")
         if problems:
             raise UserError(f"export.gguf_type = {export.gguf_type!r}: the GGUF does not match the merged model on "
-                            f"{comparison.prompts} test prompts: {'; '.join(problems)} (the previous export, if "
+                            f"{comparison.prompts} test prompts: {'; '.join(problems)} (max logit difference "
+                            f"{comparison.max_logit_diff:.4g}; the previous export, if "
                             f"any, is unchanged; f16 or f32 keep more precision)")
 
         header = (f"docent export of {base_name} + {method} fine-tune ({manifest.get('steps')} steps), "

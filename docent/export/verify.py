@@ -58,8 +58,10 @@ def greedy_answers(model: PreTrainedModel, prompts: Sequence[list[int]], *, max_
             ids[row, width - len(prompts[i]):] = torch.tensor(prompts[i])
             mask[row, width - len(prompts[i]):] = 1
         with torch.inference_mode():
-            gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
-                                 num_beams=1, use_cache=True, eos_token_id=sorted(stop), pad_token_id=pad_id)
+            device = next(model.parameters()).device
+            gen = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device),
+                                 max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, use_cache=True,
+                                 eos_token_id=sorted(stop), pad_token_id=pad_id)
         for row, i in enumerate(batch):
             tokens = gen[row, width:].tolist()
             cut = next((k for k, t in enumerate(tokens) if t in stop), None)
@@ -87,13 +89,15 @@ def compare(merged: PreTrainedModel, exported: PreTrainedModel, prompts: Sequenc
             ids[row, width - len(seq):] = torch.tensor(seq)
             mask[row, width - len(seq):] = 1
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        device = next(merged.parameters()).device
+        ids, mask, positions = ids.to(device), mask.to(device), positions.to(device)
         with torch.inference_mode():
             a = merged(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=keep).logits.float()
             b = exported(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=keep).logits.float()
         for row, i in enumerate(batch):
             n = len(answers[i])
             la, lb = a[row, keep - n:], b[row, keep - n:]
-            target = torch.tensor(answers[i])
+            target = torch.tensor(answers[i], device=la.device)
             diff = (la - lb).abs()
             max_diff = max(max_diff, float(diff.max()))
             diff_sum += float(diff.mean()) * n
@@ -117,11 +121,12 @@ def tokenizer_round_trip(reference: PreTrainedTokenizerBase, exported: PreTraine
     return same, len(texts)
 
 
-def load_exported(folder: Any, filename: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+def load_exported(folder: Any, filename: str, dtype: Any = None) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """The file through transformers' GGUF loader, dequantised to `dtype` (float32 by default)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(folder), gguf_file=filename)
-    model = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=filename, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=filename, dtype=dtype or torch.float32)
     model.eval()
     return model, tokenizer
