@@ -248,6 +248,12 @@ class AssistantParams:
     timeout_s: float = rng(gt=0)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ExportParams:
+    enabled: bool
+    gguf_type: Literal["f16", "q8_0", "f32"]
+
+
 SECTIONS: dict[str, type] = {
     "scrape": ScrapeParams,
     "clean": CleanParams,
@@ -262,6 +268,7 @@ SECTIONS: dict[str, type] = {
     "train": TrainParams,
     "eval": EvalParams,
     "assistant": AssistantParams,
+    "export": ExportParams,
 }
 TOP_LEVEL_SCALARS: dict[str, Any] = {"seed": int}
 
@@ -284,6 +291,7 @@ class Params:
     train: TrainParams | None = None
     eval: EvalParams | None = None
     assistant: AssistantParams | None = None
+    export: ExportParams | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
