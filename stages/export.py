@@ -18,7 +18,7 @@ import click
 
 from docent.cli import log_params, metrics_option, model_cache_option, params_option, stage_main
 from docent.config import load_params
-from docent.io import write_json, write_metrics
+from docent.io import write_metrics
 
 SECTIONS = ("seed", "model", "quant", "eval", "retrieval", "assistant", "export")
 
@@ -35,8 +35,6 @@ SECTIONS = ("seed", "model", "quant", "eval", "retrieval", "assistant", "export"
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="export folder to write (model.gguf, Modelfile, README.md; replaced as a whole)")
 @metrics_option
-@click.option("--machine-metrics", required=True, type=click.Path(dir_okay=False),
-              help="JSON of this machine's figures (seconds, MB)")
 @stage_main
 def main(params_path: str, finetuned: str, split_dir: str, index_dir: str, model_cache: str, out: str,
          metrics: str, machine_metrics: str) -> None:
@@ -47,8 +45,7 @@ def main(params_path: str, finetuned: str, split_dir: str, index_dir: str, model
 
     result, machine = run_export(params, finetuned_dir=Path(finetuned), split_dir=Path(split_dir),
                                  index_dir=Path(index_dir), model_cache=Path(model_cache), out_dir=Path(out))
-    write_metrics(metrics, result)
-    write_json(machine_metrics, machine)
+    write_metrics(metrics, {**result, **machine}, machine_metrics)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from docent.cli import UserError
 from docent.config import Params
 from docent.io import atomic_dir, atomic_write, read_jsonl
+from docent.runtime import peak_rss_mb
 
 log = logging.getLogger(__name__)
 
@@ -226,9 +226,9 @@ def run_export(params: Params, *, finetuned_dir: Path, split_dir: Path, index_di
         "write_s": round(write_s, 2),
         "load_gguf_s": round(load_s, 2),
         "verify_s": round(verify_s, 2),
-        "export_total_s": round(time.perf_counter() - started, 2),
+        "total_s": round(time.perf_counter() - started, 2),
         "gguf_size_mb": round(size / 2**20, 2),
-        "peak_mem_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
     }
     log.info("export: %s", ", ".join(f"{k}={v}" for k, v in {**metrics, **machine}.items()))
     return metrics, machine
