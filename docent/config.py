@@ -437,15 +437,20 @@ def read_params_file(path: str | Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ParamsError(f"{path}: params file not found") from None
+    return parse_params_text(text, path)
+
+
+def parse_params_text(text: str, source: str | Path) -> dict[str, Any]:
+    """The params mapping in `text` (a params file's content); errors name `source` and the line."""
     try:
         raw = yaml.load(text, Loader=_ParamsLoader)  # a SafeLoader subclass: no arbitrary objects
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        where = f"{source}:{mark.line + 1}" if mark else str(source)
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ParamsError(f"{where}: {problem}") from None
     if not isinstance(raw, dict):
-        raise ParamsError(f"{path}: must be a mapping of sections")
+        raise ParamsError(f"{source}: must be a mapping of sections")
     return raw
 
 
@@ -462,7 +467,11 @@ def load_params(path: str | Path, *sections: str) -> Params:
 
     A stage names only the sections its dvc.yaml entry declares.
     """
-    raw = read_params_file(path)
+    return build_params(read_params_file(path), *sections)
+
+
+def build_params(raw: dict[str, Any], *sections: str) -> Params:
+    """`load_params` on an already read mapping (parse_params_text / read_params_file)."""
     validate_all(raw)
     values: dict[str, Any] = {}
     for name in sections:

@@ -18,8 +18,8 @@ from __future__ import annotations
 import copy
 import difflib
 import io
+import re
 import shlex
-import tempfile
 import typing
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,15 @@ from typing import Any
 import click
 
 from docent.cli import UserError
-from docent.config import SECTIONS, TOP_LEVEL_SCALARS, ParamsError, load_params, read_params_file, validate_all
+from docent.config import (
+    SECTIONS,
+    TOP_LEVEL_SCALARS,
+    ParamsError,
+    build_params,
+    parse_params_text,
+    read_params_file,
+    validate_all,
+)
 
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "presets"
 
@@ -151,16 +159,10 @@ def merged_params_text(params_path: Path, pairs: list[tuple[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def validate_params_text(text: str) -> None:
-    """Load `text` exactly as a stage would (docent.config.load_params, every section)."""
-    import yaml
-
-    raw = yaml.safe_load(text)
-    names = [name for name in raw if name in SECTIONS or name in TOP_LEVEL_SCALARS]
-    with tempfile.TemporaryDirectory(prefix="docent-preset-") as tmp:
-        path = Path(tmp) / "params.yaml"
-        path.write_text(text, encoding="utf-8")
-        load_params(path, *names)
+def validate_params_text(text: str, source: str | Path = "merged params") -> None:
+    """Load `text` exactly as a stage would (docent.config's loader, every section)."""
+    raw = parse_params_text(text, source)
+    build_params(raw, *(name for name in raw if name in SECTIONS or name in TOP_LEVEL_SCALARS))
 
 
 def apply_preset(name: str, params_path: Path, presets_dir: Path = PRESETS_DIR) -> list[tuple[str, Any]]:
@@ -170,7 +172,7 @@ def apply_preset(name: str, params_path: Path, presets_dir: Path = PRESETS_DIR) 
     pairs = overrides(load_preset(name, presets_dir))
     text = merged_params_text(params_path, pairs)
     try:
-        validate_params_text(text)
+        validate_params_text(text, params_path)
     except ParamsError as exc:
         raise UserError(f"preset {name!r} merged into {params_path}: {exc.format_message()}") from None
     with atomic_write(params_path) as fh:
@@ -180,8 +182,18 @@ def apply_preset(name: str, params_path: Path, presets_dir: Path = PRESETS_DIR) 
 
 # ---------------------------------------------------------------- `dvc exp run -S` arguments
 
-def _hydra_value(value: Any) -> str:
-    """`value` in Hydra's override grammar, which is what `dvc exp run -S key=value` parses."""
+# Hydra's override grammar reads an unquoted value as a number, a bool or null when it looks like one
+# (case-insensitively: True, NULL, inf, nan, 1_000, 1e-5), and its brackets, braces, parentheses,
+# commas, quotes, `=`, `#`, `~` and `${` as syntax (`Mercury (planet)` is a function call there).
+_PLAIN = re.compile(r"[A-Za-z_/.][A-Za-z0-9_/.:+\-]*(?: [A-Za-z0-9_/.:+\-]+)*")
+_NOT_A_STRING = re.compile(r"(?i)[+-]?(?:true|false|null|inf|nan)")
+
+
+def _override_value(value: Any) -> str:
+    """`value` as `dvc exp run -S key=value` reads it back (Hydra's override grammar): a plain string
+    as it is, any other string quoted. The quoting follows the grammar's documented rules: in a
+    quoted value `\\'` is a quote, `\\${` a literal `${`, and only backslashes right before a quote
+    (the closing one included) are escapes, so those are doubled."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
@@ -189,32 +201,20 @@ def _hydra_value(value: Any) -> str:
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, list | tuple):
-        return "[" + ",".join(_hydra_value(v) for v in value) + "]"
+        return "[" + ",".join(_override_value(v) for v in value) + "]"
     text = str(value)
-    if _parses_as(text, value):
+    if _PLAIN.fullmatch(text) and not _NOT_A_STRING.fullmatch(text):
         return text
-    quoted = "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    if _parses_as(quoted, value):
-        return quoted
-    raise UserError(f"value {value!r} cannot be written as a `dvc exp run -S` override")
-
-
-def _parses_as(text: str, value: Any) -> bool:
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import HydraException
-
-    try:
-        parsed = OverridesParser.create().parse_override(f"k={text}").value()
-    except HydraException:  # a parse error, or text read as a function call ("Mercury (planet)")
-        return False
-    return type(parsed) is type(value) and parsed == value
+    body = re.sub(r"(\\+)(?='|$)", lambda m: m.group(1) * 2, text)
+    body = body.replace("'", "\\'").replace("${", "\\${")
+    return f"'{body}'"
 
 
 def set_param_args(pairs: list[tuple[str, Any]]) -> list[str]:
     """['-S', 'model.name=tiiuae/falcon-7b-instruct', '-S', 'lora.r=64', ...]."""
     args: list[str] = []
     for dotted, value in pairs:
-        args += ["-S", f"{dotted}={_hydra_value(value)}"]
+        args += ["-S", f"{dotted}={_override_value(value)}"]
     return args
 
 
@@ -222,7 +222,7 @@ def show_preset(name: str, params_path: Path, presets_dir: Path = PRESETS_DIR) -
     """One shell-quoted line of `-S key=value` arguments, checked against the merged params."""
     pairs = overrides(load_preset(name, presets_dir))
     try:
-        validate_params_text(merged_params_text(params_path, pairs))
+        validate_params_text(merged_params_text(params_path, pairs), params_path)
     except ParamsError as exc:
         raise UserError(f"preset {name!r} merged into {params_path}: {exc.format_message()}") from None
     return shlex.join(set_param_args(pairs))

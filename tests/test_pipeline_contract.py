@@ -1,4 +1,5 @@
-"""dvc.yaml, params.yaml and docent/config.py agree: declared params exist, cmd paths match deps/outs."""
+"""dvc.yaml, params.yaml, docent/config.py and the code agree: declared params exist, cmd paths match
+deps/outs, code deps are the stage's import closure, declared params are the keys its code reads."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import Any
 import click
 import pytest
 import yaml
+from code_deps import code_dep_problems, import_closure, is_inert, params_problems, stage_closure
+from pipeline_copy import copy_pipeline
 
 from docent.config import SECTIONS, TOP_LEVEL_SCALARS
 
@@ -117,3 +120,161 @@ def test_stage_outputs_do_not_overlap_between_stages() -> None:
         for path in declared_paths(stage)[1]:
             assert path not in owner, f"{path} is an output of both {owner[path]} and {name}"
             owner[path] = name
+
+
+# ---------------------------------------------------------------- deps and params from the code (tests/code_deps.py)
+
+def _skip_unwritten(*names: str) -> None:
+    for name in names:
+        if not (REPO / "stages" / f"{name}.py").is_file():
+            pytest.skip(f"stages/{name}.py not written yet")
+
+
+@pytest.mark.parametrize("name", sorted(STAGES))
+def test_code_deps_are_the_import_closure(name: str) -> None:
+    """Every project file the stage imports (lazily too) is a dep, and every code dep is imported."""
+    _skip_unwritten(name)
+    assert code_dep_problems(REPO, {name: STAGES[name]}) == []
+
+
+@pytest.mark.parametrize("name", sorted(STAGES))
+def test_declared_params_are_the_keys_the_code_reads(name: str) -> None:
+    _skip_unwritten(name)
+    assert params_problems(REPO, {name: STAGES[name]}) == []
+
+
+def test_a_removed_dep_or_a_drifted_param_is_reported(tmp_path: Path) -> None:
+    """The checks on the real code, against a dvc.yaml with one dep removed and two params changed."""
+    edited = yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))
+    edited["stages"]["evaluate"]["deps"].remove("docent/relevance/classifier.py")
+    edited["stages"]["generate_qa"]["params"] = ["seed", "qa", "model.name"]  # the drift issue 16 found
+    edited["stages"]["index"]["params"].append("retrieval.p_gold")
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump(edited), encoding="utf-8")
+    stages = yaml.safe_load((tmp_path / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+
+    assert code_dep_problems(REPO, stages) == ["evaluate: imports docent/relevance/classifier.py, which no dep covers"]
+    assert params_problems(REPO, stages) == [
+        "generate_qa: reads model.allow_pickle, not declared in params",
+        "generate_qa: reads model.attn_implementation, not declared in params",
+        "generate_qa: reads model.dtype, not declared in params",
+        "generate_qa: reads model.trust_remote_code, not declared in params",
+        "index: declares retrieval.p_gold, which its code never reads",
+    ]
+    # a folder that holds a module the stage does not import would re-run it for nothing
+    edited["stages"]["evaluate"]["deps"].append("docent/relevance")
+    assert code_dep_problems(REPO, edited["stages"]) == [
+        "evaluate: dep docent/relevance/__main__.py (in docent/relevance) is not imported by the stage",
+        "evaluate: dep docent/relevance/train.py (in docent/relevance) is not imported by the stage",
+    ]
+
+
+SYNTHETIC = {
+    "stages/__init__.py": '"""Stages."""\n',
+    "stages/foo.py": (
+        "from docent.config import load_params\n"
+        "def main():\n"
+        "    params = load_params('params.yaml', 'retrieval', 'seed')\n"
+        "    from docent.pkg import mod\n"  # lazy, and a submodule named by `from package import`
+        "    mod.run(params.retrieval, params.seed)\n"
+        "if __name__ == '__main__':\n"
+        "    main()\n"),
+    "docent/__init__.py": '"""The package."""\nfrom __future__ import annotations\n',
+    "docent/config.py": "LOADER = 1\n",
+    "docent/pkg/__init__.py": '"""Inert."""\n',
+    "docent/pkg/mod.py": (
+        "from typing import TYPE_CHECKING\n"
+        "from docent.config import RetrievalParams\n"
+        "if TYPE_CHECKING:\n"
+        "    from docent import hidden\n"
+        "def run(r: RetrievalParams, seed: int):\n"
+        "    from .helper import passages\n"  # relative, inside a function
+        "    return passages(r)\n"
+        "def never_called(r: RetrievalParams):\n"
+        "    return r.min_score\n"),
+    "docent/pkg/helper.py": (
+        "import dataclasses\n"
+        "def passages(cfg: 'RetrievalParams | None'):\n"
+        "    k, words = cfg.k, cfg.passage_words\n"
+        "    return dataclasses.replace(cfg, p_gold=0.5, abstain_share=0.0, min_score=0.0)\n"),
+    "docent/hidden.py": "import os\n",
+    "docent/other.py": "import os\n",
+}
+
+
+def test_the_checks_on_a_synthetic_project(tmp_path: Path) -> None:
+    """Lazy, relative and `from package import submodule` imports are followed, TYPE_CHECKING ones and
+    inert files are not; a key read only in a function no stage code calls is not a read."""
+    for rel, text in SYNTHETIC.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text, encoding="utf-8")
+    assert import_closure(tmp_path, tmp_path / "stages/foo.py") == {
+        "stages/foo.py", "docent/config.py", "docent/pkg/mod.py", "docent/pkg/helper.py"}
+    stages = {"foo": {"deps": ["stages/foo.py", "docent/config.py", "docent/pkg", "docent/other.py"],
+                      "params": ["seed", "retrieval.k", "retrieval.min_score"]}}
+    assert code_dep_problems(tmp_path, stages) == ["foo: dep docent/other.py is not imported by the stage"]
+    stages["foo"]["deps"] = ["stages/foo.py", "docent/config.py", "docent/pkg/mod.py"]
+    assert code_dep_problems(tmp_path, stages) == ["foo: imports docent/pkg/helper.py, which no dep covers"]
+    assert params_problems(tmp_path, stages) == [
+        "foo: reads retrieval.passage_words, not declared in params",
+        "foo: declares retrieval.min_score, which its code never reads",
+    ]
+
+
+def _fake_outputs(root: Path, stages: dict[str, dict[str, Any]]) -> None:
+    """A stand-in for every data dep and output that is not there: a small file, or a folder with one."""
+    for stage in stages.values():
+        for kind in ("deps", "outs", "metrics", "plots"):
+            for rel in entry_paths(stage.get(kind, [])):
+                path = root / rel
+                if path.exists():
+                    continue
+                if path.suffix:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_text("{}\n", encoding="utf-8")
+                else:
+                    path.mkdir(parents=True)
+                    (path / "part").write_text("x\n", encoding="utf-8")
+
+
+def test_dvc_status_after_touching_a_module_lists_exactly_its_importers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a copy of the pipeline, locked by `dvc commit -f` over stand-in outputs (no stage runs):
+    appending a comment to a module makes `dvc status` list the stages whose import closure holds
+    it, and no other. One module per distinct set of importing stages (none included)."""
+    from dvc.repo import Repo
+
+    _skip_unwritten(*STAGES)
+    (tmp_path / "repo").mkdir()
+    root = copy_pipeline(tmp_path / "repo")
+    # code deps are what is under test: without the params entries dvc status reads no params.yaml
+    # (over half of its time); deps and outs stay as dvc.yaml declares them
+    pipeline = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8"))
+    for stage in pipeline["stages"].values():
+        stage.pop("params", None)
+    (root / "dvc.yaml").write_text(yaml.safe_dump(pipeline, sort_keys=False), encoding="utf-8")
+    _fake_outputs(root, STAGES)
+    monkeypatch.chdir(root)
+    Repo.init(str(root), no_scm=True)
+    repo = Repo(str(root))
+    repo.commit(None, force=True)
+    assert repo.status() == {}
+
+    closures = {name: stage_closure(REPO, name) for name in STAGES}
+    by_importers: dict[frozenset[str], str] = {}
+    for path in sorted((REPO / "docent").rglob("*.py")) + sorted((REPO / "stages").rglob("*.py")):
+        if "__pycache__" in path.parts or is_inert(path):
+            continue
+        rel = path.relative_to(REPO).as_posix()
+        by_importers.setdefault(frozenset(n for n, c in closures.items() if rel in c), rel)
+    assert len(by_importers) > len(STAGES)  # shared modules, single-stage ones and unimported ones
+    for importers, rel in by_importers.items():
+        module = root / rel
+        original = module.read_bytes()
+        module.write_bytes(original + b"\n# touched\n")
+        try:
+            # a folder dep is reported by its folder's name: the stage is what counts
+            listed = {name for name, changes in repo.status().items() if any("changed deps" in c for c in changes)}
+        finally:
+            module.write_bytes(original)
+        assert listed == set(importers), f"touching {rel}: dvc status lists {sorted(listed)}"
+    assert repo.status() == {}

@@ -128,3 +128,22 @@ def test_show_quotes_values_the_override_grammar_would_misread(tmp_path: Path, p
     data = yaml.safe_load(params_copy.read_text())
     assert data["model"]["name"] == "./my models/v1.0"
     assert data["freeze"]["layers"] == "12"
+
+
+@pytest.mark.parametrize("value", [
+    "Mercury (planet)", "Halley's Comet", "I don't find that", 'say "hi"', "x,y", "a=b", "#c", "~", "[x]", "{y}",
+    "${not_interpolated}", "a\\b", "ends\\", "q\\'x", " padded ", "inf", "NaN", "True", "null", "12", "1e5",
+    "./my models/v1.0", "all-linear", "Huế", "",
+])
+def test_show_writes_strings_that_dvc_reads_back_unchanged(value: str, tmp_path: Path) -> None:
+    """The -S values are written without Hydra (docent.presets quotes by the grammar's rules); dvc,
+    which parses them with Hydra, gets the same string back."""
+    from dvc.utils.hydra import apply_overrides
+
+    from docent.presets import set_param_args
+
+    target = tmp_path / "params.yaml"
+    target.write_text("assistant:\n  domain: x\n", encoding="utf-8")
+    args = set_param_args([("assistant.domain", value)])
+    apply_overrides(target, args[1::2])
+    assert yaml.safe_load(target.read_text(encoding="utf-8"))["assistant"]["domain"] == value
