@@ -84,9 +84,9 @@ IMPORTS = imported_top_levels()
 
 
 def test_the_scan_finds_the_imports_it_should() -> None:
-    """Lazy imports inside functions count (psutil is imported in a function of training/run.py)."""
+    """Lazy imports inside functions count (psutil is imported in a function of docent/runtime.py)."""
     assert {"torch", "transformers", "click", "yaml", "psutil"} <= set(IMPORTS)
-    assert "docent/training/run.py" in IMPORTS["psutil"]
+    assert "docent/runtime.py" in IMPORTS["psutil"]
     assert "os" not in IMPORTS and "docent" not in IMPORTS
 
 

@@ -13,9 +13,6 @@ from docent.config import Params
 
 log = logging.getLogger(__name__)
 
-# The retrieval params a context-trained run depends on (the index's own are in its manifest).
-CONTEXT_KEYS = ("passage_words", "k", "p_gold", "abstain_share", "distractor_pool")
-
 
 @dataclass
 class RunExamples:

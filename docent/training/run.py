@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 # the params sections a run reads (its fingerprint and manifest record them)
 RUN_SECTIONS = ("seed", "model", "quant", "lora", "freeze", "train")
+# The retrieval params a context-trained run depends on (the index's own are in its manifest).
+CONTEXT_KEYS = ("passage_words", "k", "p_gold", "abstain_share", "distractor_pool")
 
 
 def run_finetune(
@@ -118,11 +120,10 @@ def run_finetune(
 def run_params(params: Params) -> dict[str, Any]:
     """What shapes the run: its params sections (quant only for qlora) and, with contexts, the
     retrieval keys and the abstention (recorded in the fingerprint and the manifest)."""
-    from docent.training.examples import CONTEXT_KEYS
-
     assert params.train
-    used = {k: v for k, v in params.to_dict().items()
-            if k in RUN_SECTIONS and (k != "quant" or params.train.method == "qlora")}
+    used = {k: v for k, v in params.to_dict().items() if k in RUN_SECTIONS}
+    if params.train.method != "qlora":
+        used.pop("quant", None)
     if params.train.context == "retrieved":
         assert params.retrieval and params.assistant
         used["retrieval"] = {k: getattr(params.retrieval, k) for k in CONTEXT_KEYS}
