@@ -31,8 +31,8 @@ def _range(ge: float | None = None, gt: float | None = None, le: float | None = 
     return {"metadata": {"ge": ge, "gt": gt, "le": le, "lt": lt}}
 
 
-def rng(**bounds: float) -> Any:
-    """A dataclass field with numeric bounds, e.g. `r: int = rng(ge=1)`."""
+def bounded(**bounds: float) -> Any:
+    """A dataclass field with numeric bounds, e.g. `r: int = bounded(ge=1)`."""
     return field(**_range(**bounds))
 
 
@@ -43,15 +43,15 @@ class ScrapeParams:
     source: Literal["snapshot", "wikipedia", "files"]
     pages: tuple[str, ...]
     base_url: str
-    follow_links: int = rng(ge=0, le=3)
-    max_pages: int = rng(ge=1)
-    rate_limit_s: float = rng(ge=0)
-    timeout_s: float = rng(gt=0)
-    retries: int = rng(ge=0, le=10)
-    backoff_s: float = rng(ge=0)
-    max_page_bytes: int = rng(ge=1000)
-    max_file_bytes: int = rng(ge=1000)
-    max_pdf_pages: int = rng(ge=1)
+    follow_links: int = bounded(ge=0, le=3)
+    max_pages: int = bounded(ge=1)
+    rate_limit_s: float = bounded(ge=0)
+    timeout_s: float = bounded(gt=0)
+    retries: int = bounded(ge=0, le=10)
+    backoff_s: float = bounded(ge=0)
+    max_page_bytes: int = bounded(ge=1000)
+    max_file_bytes: int = bounded(ge=1000)
+    max_pdf_pages: int = bounded(ge=1)
     user_agent: str
 
     def check(self) -> None:
@@ -63,10 +63,10 @@ class ScrapeParams:
 
 @dataclass(frozen=True, kw_only=True)
 class CleanParams:
-    min_words: int = rng(ge=1)
-    max_words: int = rng(ge=1)
-    max_code_lines: int = rng(ge=1)
-    max_signature_chars: int = rng(ge=10)
+    min_words: int = bounded(ge=1)
+    max_words: int = bounded(ge=1)
+    max_code_lines: int = bounded(ge=1)
+    max_signature_chars: int = bounded(ge=10)
 
     def check(self) -> None:
         if self.min_words > self.max_words:
@@ -76,23 +76,23 @@ class CleanParams:
 @dataclass(frozen=True, kw_only=True)
 class QAParams:
     generator: Literal["rules", "llm"]
-    per_fact: int = rng(ge=1, le=10)
+    per_fact: int = bounded(ge=1, le=10)
     model: str
-    unrelated_pages: int = rng(ge=0)
+    unrelated_pages: int = bounded(ge=0)
     unrelated_extra: str
-    unrelated_sentences_per_article: int = rng(ge=1)
-    min_overlap: float = rng(ge=0, le=1)
-    llm_max_new_tokens: int = rng(ge=16)
-    max_answer_words: int = rng(ge=3)
+    unrelated_sentences_per_article: int = bounded(ge=1)
+    min_overlap: float = bounded(ge=0, le=1)
+    llm_max_new_tokens: int = bounded(ge=16)
+    max_answer_words: int = bounded(ge=3)
 
 
 @dataclass(frozen=True, kw_only=True)
 class SplitParams:
-    train: float = rng(gt=0, lt=1)
-    val: float = rng(ge=0, lt=1)
-    test: float = rng(ge=0, lt=1)
-    unseen_facts: float = rng(ge=0, lt=1)
-    absent_documents: int = rng(ge=0)
+    train: float = bounded(gt=0, lt=1)
+    val: float = bounded(ge=0, lt=1)
+    test: float = bounded(ge=0, lt=1)
+    unseen_facts: float = bounded(ge=0, lt=1)
+    absent_documents: int = bounded(ge=0)
 
     def check(self) -> None:
         total = self.train + self.val + self.test
@@ -105,26 +105,26 @@ class SplitParams:
 
 @dataclass(frozen=True, kw_only=True)
 class RetrievalParams:
-    passage_words: int = rng(ge=5, le=2000)
-    k: int = rng(ge=1, le=50)
-    p_gold: float = rng(ge=0, le=1)
-    abstain_share: float = rng(ge=0, le=1)
-    min_score: float = rng(ge=0)
-    distractor_pool: int = rng(ge=0, le=50)
+    passage_words: int = bounded(ge=5, le=2000)
+    k: int = bounded(ge=1, le=50)
+    p_gold: float = bounded(ge=0, le=1)
+    abstain_share: float = bounded(ge=0, le=1)
+    min_score: float = bounded(ge=0)
+    distractor_pool: int = bounded(ge=0, le=50)
 
 
 @dataclass(frozen=True, kw_only=True)
 class ClassifierParams:
-    word_ngram_max: int = rng(ge=0, le=4)
-    char_ngram_min: int = rng(ge=1, le=8)
-    char_ngram_max: int = rng(ge=0, le=8)
-    hash_bits: int = rng(ge=10, le=24)
+    word_ngram_max: int = bounded(ge=0, le=4)
+    char_ngram_min: int = bounded(ge=1, le=8)
+    char_ngram_max: int = bounded(ge=0, le=8)
+    hash_bits: int = bounded(ge=10, le=24)
     sublinear_tf: bool
     strip_accents: bool
-    C: float = rng(gt=0)
-    min_recall: float = rng(gt=0, le=1)
-    max_unrelated_admitted: float = rng(ge=0, le=1)
-    background_articles: int = rng(ge=0)
+    C: float = bounded(gt=0)
+    min_recall: float = bounded(gt=0, le=1)
+    max_unrelated_admitted: float = bounded(ge=0, le=1)
+    background_articles: int = bounded(ge=0)
 
     def check(self) -> None:
         if self.word_ngram_max == 0 and self.char_ngram_max == 0:
@@ -158,9 +158,9 @@ class QuantParams:
 
 @dataclass(frozen=True, kw_only=True)
 class LoraParams:
-    r: int = rng(ge=1, le=4096)
-    alpha: float = rng(gt=0)
-    dropout: float = rng(ge=0, lt=1)
+    r: int = bounded(ge=1, le=4096)
+    alpha: float = bounded(gt=0)
+    dropout: float = bounded(ge=0, lt=1)
     target_modules: str | tuple[str, ...]
     bias: Literal["none", "all", "lora_only"]
 
@@ -177,7 +177,7 @@ class LoraParams:
 class FreezeParams:
     # an int N freezes the first N decoder blocks; a string such as "0-11,20" names block ranges
     layers: int | str
-    fraction: float = rng(ge=0, lt=1)
+    fraction: float = bounded(ge=0, lt=1)
 
     def check(self) -> None:
         if isinstance(self.layers, int):
@@ -193,28 +193,28 @@ class FreezeParams:
 class TrainParams:
     method: Literal["lora", "qlora", "full"]
     optimizer: Literal["adamw_torch", "adamw_8bit", "paged_adamw_32bit", "paged_adamw_8bit"]
-    learning_rate: float = rng(gt=0, lt=1)
-    weight_decay: float = rng(ge=0, lt=1)
+    learning_rate: float = bounded(gt=0, lt=1)
+    weight_decay: float = bounded(ge=0, lt=1)
     scheduler: Literal["linear", "cosine", "constant"]
-    warmup_ratio: float = rng(ge=0, lt=1)
-    epochs: float = rng(gt=0)
-    max_steps: int = rng(ge=-1)
-    batch_size: int = rng(ge=1)
-    grad_accum: int = rng(ge=1)
-    max_grad_norm: float = rng(ge=0)
+    warmup_ratio: float = bounded(ge=0, lt=1)
+    epochs: float = bounded(gt=0)
+    max_steps: int = bounded(ge=-1)
+    batch_size: int = bounded(ge=1)
+    grad_accum: int = bounded(ge=1)
+    max_grad_norm: float = bounded(ge=0)
     gradient_checkpointing: bool
-    max_seq_len: int = rng(ge=16)
-    eval_steps: int = rng(ge=1)
-    early_stopping_patience: int = rng(ge=0)
-    save_steps: int = rng(ge=1)
-    save_total_limit: int = rng(ge=1)
+    max_seq_len: int = bounded(ge=16)
+    eval_steps: int = bounded(ge=1)
+    early_stopping_patience: int = bounded(ge=0)
+    save_steps: int = bounded(ge=1)
+    save_total_limit: int = bounded(ge=1)
     eval_bleu: bool
-    eval_bleu_questions: int = rng(ge=1)
-    eval_bleu_max_new_tokens: int = rng(ge=1)
+    eval_bleu_questions: int = bounded(ge=1)
+    eval_bleu_max_new_tokens: int = bounded(ge=1)
     mix_passages: bool
     context: Literal["none", "retrieved"]
     merge: bool
-    threads: int = rng(ge=0)
+    threads: int = bounded(ge=0)
 
     def check(self) -> None:
         if self.max_steps == 0:
@@ -227,12 +227,12 @@ class TrainParams:
 
 @dataclass(frozen=True, kw_only=True)
 class EvalParams:
-    max_new_tokens: int = rng(ge=1)
-    batch_size: int = rng(ge=1)
-    threads: int = rng(ge=0)
-    few_shot_k: int = rng(ge=0, le=16)
-    max_questions: int = rng(ge=0)
-    unrelated_questions: int = rng(ge=0)
+    max_new_tokens: int = bounded(ge=1)
+    batch_size: int = bounded(ge=1)
+    threads: int = bounded(ge=0)
+    few_shot_k: int = bounded(ge=0, le=16)
+    max_questions: int = bounded(ge=0)
+    unrelated_questions: int = bounded(ge=0)
     probe_questions: tuple[str, ...]
 
 
@@ -241,11 +241,11 @@ class AssistantParams:
     domain: str
     refusal: str
     abstain: str
-    max_history_tokens: int = rng(ge=32)
-    follow_up_turns: int = rng(ge=0, le=20)
-    max_new_tokens: int = rng(ge=1)
-    max_question_chars: int = rng(ge=10)
-    timeout_s: float = rng(gt=0)
+    max_history_tokens: int = bounded(ge=32)
+    follow_up_turns: int = bounded(ge=0, le=20)
+    max_new_tokens: int = bounded(ge=1)
+    max_question_chars: int = bounded(ge=10)
+    timeout_s: float = bounded(gt=0)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
 from docent.modeling.prompt import Turn, prompt_text, question_with_sources
+from docent.qa.grounding import STOPWORDS
 from docent.retrieval.index import Retriever
 from docent.retrieval.passages import Passage, Retrieved
 from docent.text.normalize import fact_terms
@@ -30,8 +31,6 @@ SOURCE_OVERLAP = 0.5
 # The abstention is recognised by its opening words, so "I don't find that in my sources." counts
 # even when the model drops the domain at the end.
 ABSTAIN_PREFIX_WORDS = 5
-_STOP = frozenset({"the", "a", "an", "of", "in", "on", "and", "or", "to", "was", "is", "were", "are", "by", "for",
-                   "with", "as", "at", "from", "that", "it", "its", "his", "her", "their", "he", "she", "they"})
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,7 @@ def is_abstention(text: str, abstain: str) -> bool:
 def drawn_on(text: str, passages: Sequence[Passage]) -> tuple[Passage, ...]:
     """The passages an answer states: those holding SOURCE_OVERLAP of its content words (the best
     one when none does, since the answer was written from them)."""
-    words = {w for w in fact_terms(text) if w not in _STOP}
+    words = {w for w in fact_terms(text) if w not in STOPWORDS}
     if not words or not passages:
         return tuple(passages[:1])
     shares = [len(words & set(fact_terms(p.text + " " + p.title))) / len(words) for p in passages]

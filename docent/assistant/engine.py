@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from docent.assistant.answer import Answer, AnswerPath, Plan, Status
 from docent.cli import UserError
@@ -44,6 +44,7 @@ from docent.retrieval.passages import Passage
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
+    from docent.relevance.classifier import RelevanceClassifier
     from docent.retrieval.index import BM25Index, Retriever
 
 log = logging.getLogger(__name__)
@@ -60,14 +61,6 @@ WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 # The consumer waits this long past the deadline for the worker to report, so a crashed
 # worker can never leave a request hanging forever.
 WORKER_GRACE_S = 30.0
-
-
-class RelevanceClassifier(Protocol):
-    """What docent.relevance.classifier.load_classifier returns."""
-
-    threshold: float
-
-    def is_related(self, question: str) -> tuple[bool, float]: ...
 
 
 class AnswerTimeout(Exception):

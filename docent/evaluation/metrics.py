@@ -30,7 +30,7 @@ _PUNCTUATION = frozenset(string.punctuation)
 
 
 def normalize_answer(text: str) -> str:
-    """SQuAD v1.1 normalisation: lowercase, drop ASCII punctuation, drop a/an/the, collapse whitespace.
+    """SQuAD v1.1 normalization: lowercase, drop ASCII punctuation, drop a/an/the, collapse whitespace.
 
     Same steps in the same order as the official evaluate-v1.1.py (lower -> remove_punc ->
     remove_articles -> white_space_fix). Non-ASCII letters (Vietnamese diacritics) are kept.
@@ -42,12 +42,12 @@ def normalize_answer(text: str) -> str:
 
 
 def exact_match(prediction: str, reference: str) -> float:
-    """1.0 when the normalised strings are equal, else 0.0."""
+    """1.0 when the normalized strings are equal, else 0.0."""
     return float(normalize_answer(prediction) == normalize_answer(reference))
 
 
 def token_f1(prediction: str, reference: str) -> float:
-    """SQuAD token F1: harmonic mean of precision and recall of the normalised tokens (a multiset).
+    """SQuAD token F1: harmonic mean of precision and recall of the normalized tokens (a multiset).
 
     precision = common / len(prediction tokens), recall = common / len(reference tokens), where
     `common` counts each token at most min(times in prediction, times in reference). As in the
@@ -149,7 +149,7 @@ FACT_OUTCOMES = ("correct", "wrong", "abstained")
 
 def fact_outcome(answer: str, status: str, short_answer: str) -> str:
     """correct: the answer states the short answer (accents, case, punctuation folded, numbers
-    normalised); abstained: the abstention or a refusal; wrong: anything else."""
+    normalized); abstained: the abstention or a refusal; wrong: anything else."""
     from docent.text.normalize import states_fact
 
     if status != "answered":

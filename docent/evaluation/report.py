@@ -174,7 +174,7 @@ def render_report(result: EvalResult, probe_limit: int = 300, charts: Sequence[C
     )
     lines.append(
         "An answer is **correct** when it states the pair's short answer (the span the question asks "
-        "for; accents, case and punctuation folded, numbers normalised, word order free), **abstained** "
+        "for; accents, case and punctuation folded, numbers normalized, word order free), **abstained** "
         "when it is the abstention (or the gate's refusal), **wrong** otherwise."
     )
     lines += ["", "## Facts: correct / wrong / abstained", ""]

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from docent.cli import UserError
 from docent.config import Params
 from docent.io import read_jsonl
-from docent.qa.grounding import normalise_text
+from docent.qa.grounding import normalize_text
 from docent.qa.records import SENTENCE_KEYS, QAPair, Sentence, sentences_from_rows
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def unrelated_rows(sentences: Sequence[Sentence], domain: Sequence[Sentence], ge
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
     for question, source in questions:
-        key = normalise_text(question)
+        key = normalize_text(question)
         if not key:
             counts["unrelated_rejected_empty"] += 1
         elif key in seen:
@@ -103,13 +103,13 @@ def generate_all(params: Params, sentences_path: str | Path,
             f"sentences; check that the corpus holds full English sentences"
         )
     rows = qa_rows(pairs)
-    domain_keys = {normalise_text(r["question"]) for r in rows}
+    domain_keys = {normalize_text(r["question"]) for r in rows}
     unrelated = unrelated_rows(sentences, sentences, generator, params, counts)
-    overlap = [r for r in unrelated if normalise_text(r["question"]) in domain_keys]
+    overlap = [r for r in unrelated if normalize_text(r["question"]) in domain_keys]
     if overlap:
         # the same question cannot be both related and unrelated: the domain keeps it
         counts["unrelated_rejected_also_in_domain"] += len(overlap)
-        unrelated = [r for r in unrelated if normalise_text(r["question"]) not in domain_keys]
+        unrelated = [r for r in unrelated if normalize_text(r["question"]) not in domain_keys]
     if not unrelated:
         raise UserError("qa.unrelated_pages / qa.unrelated_extra: no unrelated questions; the classifier needs some")
     metrics: dict[str, Any] = {

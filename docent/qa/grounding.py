@@ -33,7 +33,7 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 _PAIRS = (("(", ")"), ("[", "]"), ("{", "}"))
 
 
-def normalise_text(text: str) -> str:
+def normalize_text(text: str) -> str:
     """Canonical form for duplicate detection: NFC, casefolded, punctuation dropped, spaces collapsed."""
     text = unicodedata.normalize("NFC", text).casefold()
     return " ".join(_WORD.findall(text))
@@ -150,6 +150,6 @@ def short_answer_problem(short_answer: str, question: str, answer: str) -> str |
     if not states_fact(answer, short_answer):
         return "short_answer_not_in_answer"
     # accents kept here: "Huế" is not given away by a question about "Nguyễn Huệ"
-    if set(normalise_text(short_answer).split()) <= set(normalise_text(question).split()):
+    if set(normalize_text(short_answer).split()) <= set(normalize_text(question).split()):
         return "short_answer_in_question"
     return None

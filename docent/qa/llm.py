@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from docent.qa.grounding import (
     answer_problem,
-    normalise_text,
+    normalize_text,
     question_problem,
     question_type,
     short_answer_problem,
@@ -80,7 +80,7 @@ def validate_pair(item: Any, passage: str, min_overlap: float, max_answer_words:
         return None, problem
     if token_overlap(answer, passage) < min_overlap:
         return None, "not_grounded"
-    if normalise_text(question) in seen:
+    if normalize_text(question) in seen:
         return None, "duplicate_question"
     return (question, answer, short), None
 
@@ -141,7 +141,7 @@ class LLMGenerator:
                     counts[f"rejected_{reason}"] += 1
                     continue
                 question, answer, short = pair
-                seen.add(normalise_text(question))
+                seen.add(normalize_text(question))
                 kept += 1
                 pairs.append(QAPair(question=question, answer=answer, short_answer=short, doc_id=sentence.doc_id,
                                     sent_ids=(sentence.sent_id,), fact_id=sentence.key,

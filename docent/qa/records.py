@@ -13,6 +13,14 @@ QA_KEYS = ("id", "question", "answer", "short_answer", "doc_id", "sent_ids", "ge
 UNRELATED_KEYS = ("id", "question", "source")
 
 
+def sentence_key(doc_id: str, sent_id: int | str) -> str:
+    """A clean sentence's corpus-wide key, as QA rows' sent_ids name it (clean writes sent_id as
+    "<doc_id>#<n>"; a bare number gets the doc)."""
+    if isinstance(sent_id, str) and sent_id.startswith(doc_id):
+        return sent_id
+    return f"{doc_id}#{sent_id}"
+
+
 @dataclass(frozen=True)
 class Sentence:
     doc_id: str
@@ -22,10 +30,7 @@ class Sentence:
 
     @property
     def key(self) -> str:
-        """The sentence's corpus-wide key (clean writes sent_id as "<doc_id>#<n>"; a bare number gets the doc)."""
-        if isinstance(self.sent_id, str) and self.sent_id.startswith(self.doc_id):
-            return self.sent_id
-        return f"{self.doc_id}#{self.sent_id}"
+        return sentence_key(self.doc_id, self.sent_id)
 
 
 @dataclass(frozen=True)

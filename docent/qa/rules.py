@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from docent.cli import UserError
-from docent.qa.grounding import answer_problem, normalise_text, question_problem, short_answer_problem
+from docent.qa.grounding import answer_problem, normalize_text, question_problem, short_answer_problem
 from docent.qa.records import QAPair, Sentence
 
 if TYPE_CHECKING:
@@ -290,7 +290,7 @@ def is_person(head: Token, kinds: dict[str, str] | None = None) -> bool:
     if head.pos_ == "PRON":
         return head.lower_ in ("he", "she", "who", "him", "her")
     if kinds:
-        kind = kinds.get(normalise_text(render(np_tokens(head))))
+        kind = kinds.get(normalize_text(render(np_tokens(head))))
         if kind is not None:
             return kind == "person"
     if head.lemma_.lower() in PERSON_NOUNS or head.lower_ in PERSON_NOUNS:
@@ -320,7 +320,7 @@ def defined_kinds(docs: Iterable[Doc]) -> dict[str, str]:
             attributes = [c for c in root.children if c.dep_ == "attr" and c.pos_ in ("NOUN", "ADJ")]
             if subject is None or not own or subject.pos_ == "PRON" or not attributes:
                 continue
-            name = normalise_text(render(np_tokens(subject)))
+            name = normalize_text(render(np_tokens(subject)))
             if name:
                 person = attribute_is_person(attributes[0])
                 if attributes[0].pos_ == "ADJ" and not person:
@@ -599,7 +599,7 @@ class QuestionBuilder:
         subject = self.subject
         # NER misses many Vietnamese names; a bare name that dies, reigns or defeats an army is a person
         if (subject.pos_ == "PROPN" and self.verb.lemma_ in ANIMATE_VERBS and self.kinds.get(
-                normalise_text(render(np_tokens(subject)))) is None
+                normalize_text(render(np_tokens(subject)))) is None
                 and not any(c.dep_ == "det" for c in subject.children) and subject.ent_type_ not in PLACE_LABELS):
             return "Who"
         return "Who" if self.person(subject) else "What"
@@ -759,7 +759,7 @@ class QuestionBuilder:
         if any(c.dep_ in ("xcomp", "ccomp", "advcl", "oprd", "dative") and c.i in self.clause
                for c in verb.children):
             return []
-        known = self.kinds.get(normalise_text(render(np_tokens(obj))))
+        known = self.kinds.get(normalize_text(render(np_tokens(obj))))
         wh = "Who" if known == "person" or (known is None and obj.lemma_.lower() in PERSON_NOUNS) else "What"
         return [Candidate(wh.lower(), self.ask(wh, self.inverted({t.i for t in obj.subtree})), core_phrase(obj))]
 
@@ -870,7 +870,7 @@ class RulesGenerator:
                 for cand in fact.candidates:
                     problem = question_problem(cand.question, allow_possessive=cand.allow_possessive) or (
                         short_answers and short_answer_problem(cand.short, cand.question, fact.answer))
-                    key = normalise_text(cand.question)
+                    key = normalize_text(cand.question)
                     if problem:
                         counts[f"rejected_{problem}"] += 1
                     elif key in seen or key in local:
@@ -879,7 +879,7 @@ class RulesGenerator:
                         local.add(key)
                         valid.append(cand)
                 chosen = pick(valid, self.per_fact)
-                seen.update(normalise_text(c.question) for c in chosen)
+                seen.update(normalize_text(c.question) for c in chosen)
                 counts["candidates_beyond_per_fact"] += len(valid) - len(chosen)
                 fact_id = f"{sentence.key}{fact.suffix}"
                 for cand in chosen:

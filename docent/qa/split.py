@@ -7,7 +7,7 @@
 - test_absent: every question of `split.absent_documents` whole documents (a seeded choice), which
   are also left out of the retrieval index and the classifier's positives: questions of the domain
   whose answers are (mostly) in no remaining source, where the right answer is the abstention.
-- No question text (normalised) is in two splits: duplicates are dropped before splitting, counted.
+- No question text (normalized) is in two splits: duplicates are dropped before splitting, counted.
 - Unrelated questions are split by source article, so the classifier's test topics are unseen too.
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 
 from docent.cli import UserError
 from docent.config import SplitParams
-from docent.qa.grounding import normalise_text
+from docent.qa.grounding import normalize_text
 
 QA_SPLITS = ("train", "val", "test", "test_unseen", "test_absent")
 UNRELATED_SPLITS = ("unrelated_train", "unrelated_val", "unrelated_test")
@@ -30,7 +30,7 @@ def dedupe(rows: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
     seen: set[str] = set()
     kept = []
     for row in rows:
-        key = normalise_text(row["question"])
+        key = normalize_text(row["question"])
         if key in seen:
             continue
         seen.add(key)
@@ -96,7 +96,7 @@ def split_unrelated(rows: Sequence[dict[str, Any]], params: SplitParams, seed: i
     """By source article, in the QA ratios; questions also in the QA splits are dropped (counted)."""
     counts: Counter[str] = Counter()
     rows, counts["unrelated_dropped_duplicate_question"] = dedupe(rows)
-    clean = [r for r in rows if normalise_text(r["question"]) not in taken]
+    clean = [r for r in rows if normalize_text(r["question"]) not in taken]
     counts["unrelated_dropped_also_related"] = len(rows) - len(clean)
     by_source: dict[str, list[int]] = {}
     for k, row in enumerate(clean):
@@ -125,7 +125,7 @@ def split_unrelated(rows: Sequence[dict[str, Any]], params: SplitParams, seed: i
 def split_all(qa: Sequence[dict[str, Any]], unrelated: Sequence[dict[str, Any]], params: SplitParams,
               seed: int) -> tuple[dict[str, list], dict[str, Any]]:
     qa_splits, counts = split_qa(qa, params, seed)
-    taken = {normalise_text(r["question"]) for rows in qa_splits.values() for r in rows}
+    taken = {normalize_text(r["question"]) for rows in qa_splits.values() for r in rows}
     unrelated_splits, unrelated_counts = split_unrelated(unrelated, params, seed, taken)
     counts.update(unrelated_counts)
     for name in UNRELATED_SPLITS:

@@ -64,7 +64,7 @@ def build_pipeline(params: ClassifierParams, seed: int) -> Pipeline:
             strip_accents="unicode" if params.strip_accents else None,
             lowercase=True,
             alternate_sign=False,  # plain counts, so idf weighting applies as with a vocabulary
-            norm=None,             # TfidfTransformer normalises after weighting
+            norm=None,             # TfidfTransformer normalizes after weighting
         )
         return Pipeline([("counts", counts), ("tfidf", TfidfTransformer(sublinear_tf=params.sublinear_tf))])
 

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from docent.qa.records import sentence_key
+
 PASSAGE_KEYS = ("passage_id", "doc_id", "title", "url", "section", "text", "sent_ids")
 
 
@@ -41,15 +43,13 @@ class Retrieved:
     score: float
 
 
-def sentence_key(row: dict[str, Any]) -> str:
-    """A clean sentence's corpus-wide id ("<doc_id>#<n>"), as QA rows' sent_ids name it."""
-    sent_id = str(row["sent_id"])
-    doc_id = str(row["doc_id"])
-    return sent_id if sent_id.startswith(doc_id) else f"{doc_id}#{sent_id}"
+def row_key(row: dict[str, Any]) -> str:
+    """A clean sentence row's corpus-wide key (docent.qa.records.sentence_key)."""
+    return sentence_key(str(row["doc_id"]), row["sent_id"])
 
 
 def _order(row: dict[str, Any]) -> int:
-    tail = sentence_key(row).rsplit("#", 1)[-1]
+    tail = row_key(row).rsplit("#", 1)[-1]
     return int(tail) if tail.isdigit() else 0
 
 
@@ -87,11 +87,11 @@ def build_passages(
                 passage_id=f"{doc_id}@{i}", doc_id=doc_id, title=str(chunk[0]["title"]), url=urls.get(doc_id, ""),
                 section=str(chunk[0].get("section", "") or ""),
                 text=" ".join(str(r["text"]).strip() for r in chunk),
-                sent_ids=tuple(sentence_key(r) for r in chunk)))
+                sent_ids=tuple(row_key(r) for r in chunk)))
     return passages
 
 
 def gold_passages(passages: Sequence[Passage], sent_ids: Iterable[str | int], doc_id: str = "") -> set[str]:
     """Ids of the passages holding any of these sentences (bare numbers are read within `doc_id`)."""
-    wanted = {sentence_key({"doc_id": doc_id, "sent_id": s}) if doc_id else str(s) for s in sent_ids}
+    wanted = {sentence_key(doc_id, s) if doc_id else str(s) for s in sent_ids}
     return {p.passage_id for p in passages if wanted & set(p.sent_ids)}

@@ -1,1 +1,1 @@
-"""From scraped pages to clean sentences and code blocks: extraction by page kind, normalisation, Punkt."""
+"""From scraped pages to clean sentences and code blocks: extraction by page kind, normalization, Punkt."""

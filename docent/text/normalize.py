@@ -1,4 +1,4 @@
-"""Unicode and whitespace normalisation, and the removal of Wikipedia's inline markers.
+"""Unicode and whitespace normalization, and the removal of Wikipedia's inline markers.
 
 NFC composes base letters and combining marks into single code points, so "Hồ Chí Minh"
 typed with combining accents and the precomposed spelling become the same string; no accent
@@ -67,7 +67,7 @@ def tidy_punctuation(text: str) -> str:
 
 
 def clean_inline(text: str, markers: bool = True) -> str:
-    """A paragraph's raw text -> one normalised line.
+    """A paragraph's raw text -> one normalized line.
 
     `markers`: strip Wikipedia-style citation markers ("[1]", "[citation needed]") and repair what
     they leave behind. Documentation generators mark footnotes up as elements (removed before this),
@@ -105,7 +105,7 @@ _LINKING_WORDS = frozenset({"the", "a", "an", "and", "or", "of", "to", "in", "on
 
 
 def fact_terms(text: str) -> list[str]:
-    """Folded words with numbers normalised: "4,909 km" -> ["4909", "km"], "three years" -> ["3", "years"]."""
+    """Folded words with numbers normalized: "4,909 km" -> ["4909", "km"], "three years" -> ["3", "years"]."""
     words = fold_for_matching(_THOUSANDS.sub("", text)).split()
     return [_NUMBER_WORDS.get(w, w) for w in words]
 

@@ -64,7 +64,7 @@ class PackedTrainer(Trainer):
         from docent.modeling.packed_attention import use_segment_attention
 
         use_segment_attention(self.model)
-        # our loss is normalised by num_items_in_batch, so make the Trainer count it and not
+        # our loss is normalized by num_items_in_batch, so make the Trainer count it and not
         # divide by the accumulation steps again
         self.model_accepts_loss_kwargs = True
         self.loss_is_scaled_for_ga = True

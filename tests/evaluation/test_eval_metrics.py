@@ -48,7 +48,7 @@ def test_token_f1_hand_computed():
     assert token_f1("In 1945.", "1945") == pytest.approx(2 / 3)
     assert token_f1("Hanoi", "Huế") == 0.0
     assert token_f1("", "Hanoi") == 0.0
-    assert token_f1("the", "a") == 0.0  # both normalise to nothing: no common token, as in SQuAD
+    assert token_f1("the", "a") == 0.0  # both normalize to nothing: no common token, as in SQuAD
 
 
 def test_sentence_bleu_identical_is_one_and_disjoint_is_zero():

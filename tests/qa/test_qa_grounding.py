@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from docent.qa.grounding import answer_problem, normalise_text, question_problem, question_type, token_overlap
+from docent.qa.grounding import answer_problem, normalize_text, question_problem, question_type, token_overlap
 
 
 @pytest.mark.parametrize("question", ["Who was Hồ Chí Minh?", "When did the Vietnam War end?",
@@ -55,11 +55,11 @@ def test_token_overlap_counts_content_words_only():
     assert token_overlap("It was.", passage) == 0.0
 
 
-def test_normalisation_merges_unicode_forms_and_punctuation():
+def test_normalization_merges_unicode_forms_and_punctuation():
     composed = "Who were the Trưng sisters?"
     decomposed = unicodedata.normalize("NFD", composed)
     assert composed != decomposed
-    assert normalise_text(composed) == normalise_text(decomposed) == normalise_text("who were the  TRƯNG sisters")
+    assert normalize_text(composed) == normalize_text(decomposed) == normalize_text("who were the  TRƯNG sisters")
 
 
 @pytest.mark.parametrize(("question", "qtype"), [("Who was Lê Lợi?", "who"), ("How many provinces are there?",

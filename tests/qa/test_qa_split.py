@@ -8,7 +8,7 @@ import pytest
 
 from docent.cli import UserError
 from docent.config import SplitParams
-from docent.qa.grounding import normalise_text
+from docent.qa.grounding import normalize_text
 from docent.qa.split import QA_SPLITS, UNRELATED_SPLITS, split_all
 
 PARAMS = SplitParams(train=0.8, val=0.1, test=0.1, unseen_facts=0.1, absent_documents=0)
@@ -31,13 +31,13 @@ def unrelated_rows(n_sources: int = 50, per_source: int = 4) -> list[dict]:
 
 def test_no_question_in_two_splits_and_duplicates_dropped():
     rows = qa_rows()
-    rows.append({**rows[0], "id": "dup", "question": "question 0 ABOUT fact 0"})  # same text, normalised
+    rows.append({**rows[0], "id": "dup", "question": "question 0 ABOUT fact 0"})  # same text, normalized
     splits, metrics = split_all(rows, unrelated_rows(), PARAMS, seed=1)
     assert metrics["dropped_duplicate_question"] == 1
     owner: dict[str, str] = {}
     for name in QA_SPLITS + UNRELATED_SPLITS:
         for row in splits[name]:
-            key = normalise_text(row["question"])
+            key = normalize_text(row["question"])
             assert key not in owner, (key, owner.get(key), name)
             owner[key] = name
     assert sum(len(splits[n]) for n in QA_SPLITS) == len(rows) - 1

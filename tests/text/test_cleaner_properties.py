@@ -99,7 +99,7 @@ def test_text_keeps_every_letter_of_plain_prose(words: list[str]) -> None:
        st.sampled_from(["<main>{}</main>", "<div class='mw-parser-output'>{}</div>",
                         "<div class='body' role='main'><span class='pre'></span>{}</div>"]))
 def test_inline_code_survives_verbatim_on_every_kind_of_page(code: str, wrapper: str) -> None:
-    # Only whitespace is normalised inside <code>: no bracket is taken for a citation marker, no
+    # Only whitespace is normalized inside <code>: no bracket is taken for a citation marker, no
     # punctuation is tidied, whatever the page kind.
     page = wrapper.format(f"<p>Run <code>{html.escape(code)}</code> now.</p>")
     [paragraph] = html_to_paragraphs(page)
