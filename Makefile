@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed
 
 VEGA    := plots/vega/vega-embed.min.js
 
-.PHONY: repro test lint venv serve bench clean-venv browser plots
+.PHONY: repro test test-fast lint venv serve bench clean-venv browser plots
 
 venv: $(STAMP)
 
@@ -34,6 +34,11 @@ plots: $(STAMP) $(VEGA)
 
 test: $(STAMP) browser
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+# The edit loop: everything but the tests marked `slow` (whole pipelines through dvc, the real SmolLM2).
+# It installs nothing beyond .venv: without chromium the browser test skips, saying why.
+test-fast: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow" tests
 
 # The browser test drives Debian's chromium (Playwright's own download does not work offline).
 # Installed quietly when missing and running as root; otherwise that one test skips, saying why.

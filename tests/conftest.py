@@ -1,4 +1,4 @@
-"""Shared fixtures (helpers live in tiny_models.py: a module name no other test folder reuses)."""
+"""Shared fixtures; `tiny_model_dir` is the one saved tiny model of the suite (built by tests/tiny_models.py)."""
 
 from __future__ import annotations
 

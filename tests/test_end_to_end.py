@@ -6,16 +6,20 @@ the test, and the corpus is a handful of snapshot pages, so a full `dvc repro` t
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
 import yaml
 from pipeline_copy import copy_pipeline
 from tiny_models import REPO
+
+pytestmark = pytest.mark.slow  # the whole pipeline through dvc repro, twice, and an experiment
 
 # Keys that measure the machine, not the result: excluded from the determinism comparison.
 MACHINE_KEYS = ("_s", "_per_s", "_mb", "device", "threads")
@@ -103,6 +107,55 @@ def test_repro_writes_every_declared_output(pipeline_repo):
         assert (pipeline_repo / chart).read_bytes().startswith(b"\x89PNG"), chart
     status = run(["dvc", "status", "--json"], pipeline_repo)
     assert json.loads(status.stdout) == {}
+
+
+def read_rows(repo: Path, rel: str) -> list[dict]:
+    return [json.loads(line) for line in (repo / rel).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_outputs_agree_with_each_other(pipeline_repo, tiny_model_dir):
+    """Each stage's output is what the next one read: counts and ids carry over, the split partitions."""
+    metrics = {name: json.loads((pipeline_repo / "metrics" / f"{name}.json").read_text(encoding="utf-8"))
+               for name in METRICS}
+    sentences = read_rows(pipeline_repo, "data/clean/sentences.jsonl")
+    qa = read_rows(pipeline_repo, "data/qa/qa.jsonl")
+    unrelated = read_rows(pipeline_repo, "data/qa/unrelated.jsonl")
+    assert len(qa) == metrics["qa"]["pairs"] and len(unrelated) == metrics["qa"]["unrelated"]
+    assert len(sentences) == metrics["qa"]["sentences"]
+    assert {r["doc_id"] for r in qa} <= {r["doc_id"] for r in sentences}
+    assert len({r["id"] for r in qa}) == len(qa)
+
+    split = {name: read_rows(pipeline_repo, f"data/split/{name}.jsonl")
+             for name in ("train", "val", "test", "test_unseen", "test_absent")}
+    ids = [r["id"] for rows in split.values() for r in rows]
+    assert len(ids) == len(set(ids)) == len(qa) - metrics["split"]["dropped_duplicate_question"]
+    assert set(ids) <= {r["id"] for r in qa}
+    for name, rows in split.items():
+        assert metrics["split"][f"{name}_questions"] == len(rows), name
+    facts = {name: {r["fact_id"] for r in rows} for name, rows in split.items()}
+    assert facts["test"] <= facts["train"]  # test: other phrasings of taught facts
+    assert not facts["test_unseen"] & facts["train"]  # test_unseen: never taught
+    absent_docs = {r["doc_id"] for r in split["test_absent"]}
+    assert len(absent_docs) == 1 and not absent_docs & {r["doc_id"] for name in ("train", "val", "test", "test_unseen")
+                                                        for r in split[name]}
+    unrelated_split = [r["id"] for name in ("unrelated_train", "unrelated_val", "unrelated_test")
+                       for r in read_rows(pipeline_repo, f"data/split/{name}.jsonl")]
+    assert sorted(unrelated_split) == sorted(r["id"] for r in unrelated)
+
+    manifest = json.loads((pipeline_repo / "models/finetuned/docent.json").read_text(encoding="utf-8"))
+    assert manifest["base_model"] == str(tiny_model_dir)
+    assert metrics["train"]["steps"] == 4  # train.max_steps
+
+    evaluated = metrics["eval"]
+    for name in ("test", "test_unseen", "test_absent"):
+        assert evaluated[f"n_questions_available.{name}"] == len(split[name])
+        assert evaluated[f"n_questions.{name}"] == min(4, len(split[name]))  # eval.max_questions
+    with open(pipeline_repo / "metrics/answers.csv", encoding="utf-8", newline="") as fh:
+        answers = list(csv.DictReader(fh))
+    asked = {name: evaluated[f"n_questions.{name}"] for name in ("test", "test_unseen", "test_absent", "natural")}
+    assert Counter(r["split"] for r in answers) == Counter({k: v for k, v in asked.items() if v})
+    test_questions = {r["question"] for r in split["test"]}
+    assert {r["question"] for r in answers if r["split"] == "test"} <= test_questions
 
 
 def test_same_params_give_identical_outputs(pipeline_repo):

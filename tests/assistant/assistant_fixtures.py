@@ -1,7 +1,7 @@
 """Tiny real components for the assistant's tests, built once per test session in seconds.
 
-- a 2-block Llama (random weights, larger init so greedy output depends on the prompt) with the
-  shared word-level ChatML tokenizer from tests/conftest.py;
+- the shared tiny Llama (tests/tiny_models.py) with 2 blocks, untied embeddings and a larger init
+  (SHARP_LLAMA), so greedy output depends on the prompt;
 - two LoRA adapters with random (non-zero) weights, so switching adapters changes answers;
   the first is saved as a docent fine-tuned model (adapter + tokenizer + docent.json);
 - the pipeline's relevance classifier (docent.relevance) trained on a few questions;
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from tiny_models import REPO, build_tiny_tokenizer
+from tiny_models import REPO, SHARP_LLAMA, build_tiny_tokenizer, save_tiny_model
 
 RELATED = [
     "Who was Hồ Chí Minh?",
@@ -114,20 +114,6 @@ class TinyFiles:
     grounded: Path  # the fine-tuned adapter again, its docent.json saying context: retrieved
 
 
-def build_tiny_llama(vocab_size: int, seed: int = 1) -> Any:
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-        tie_word_embeddings=False, initializer_range=0.2,
-        eos_token_id=2, bos_token_id=1, pad_token_id=3,
-    )
-    return LlamaForCausalLM(config).eval()
-
-
 def save_adapter(base_dir: Path, out: Path, seed: int, tokenizer: Any, manifest: bool) -> Path:
     import torch
     from peft import LoraConfig, get_peft_model
@@ -193,9 +179,7 @@ def tiny_files(tmp_path_factory: Any) -> TinyFiles:
     if "files" not in _CACHE:
         root = tmp_path_factory.mktemp("assistant-tiny")
         tokenizer = build_tiny_tokenizer()
-        base = root / "base"
-        build_tiny_llama(len(tokenizer)).save_pretrained(base, safe_serialization=True)
-        tokenizer.save_pretrained(base)
+        base = save_tiny_model(root / "base", tokenizer, **SHARP_LLAMA)
         finetuned = save_adapter(base, root / "finetuned", seed=11, tokenizer=tokenizer, manifest=True)
         _CACHE["files"] = TinyFiles(
             base=base,

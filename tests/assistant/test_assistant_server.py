@@ -79,9 +79,19 @@ def test_openai_non_streaming(client, assistant):
     [choice] = data["choices"]
     assert choice["message"] == {"role": "assistant", "content": assistant.answer(HCM, model="other").read()}
     assert choice["finish_reason"] in ("stop", "length")
+    # usage is the generation's own count: every generated token (the end-of-turn token included when it
+    # stopped on one), which for this word-level tokenizer is the answer's words and punctuation
+    expected = assistant.answer(HCM, model="other")
+    content = expected.read()
     usage = data["usage"]
-    assert usage["completion_tokens"] > 0
-    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    assert usage == {"prompt_tokens": expected.prompt_tokens, "completion_tokens": expected.completion_tokens,
+                     "total_tokens": expected.prompt_tokens + expected.completion_tokens}
+    counted = len(assistant.tokenizer(content, add_special_tokens=False)["input_ids"])
+    assert usage["completion_tokens"] == counted + (choice["finish_reason"] == "stop")
+    assert usage["prompt_tokens"] > len(assistant.tokenizer(HCM, add_special_tokens=False)["input_ids"])
+    short = client.post("/v1/chat/completions", json={**body, "max_tokens": 3}).json()
+    assert short["usage"]["completion_tokens"] == 3 and short["choices"][0]["finish_reason"] == "length"
+    assert short["usage"]["prompt_tokens"] == usage["prompt_tokens"]
     refused = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": BREAD}]}).json()
     assert refused["choices"][0]["message"]["content"] == REFUSAL
 

@@ -145,12 +145,34 @@ def test_python_is_the_version_requirements_are_pinned_for(instructions) -> None
     assert venvs and venvs[0][0] == f"python{pinned_for.group(1)}"
 
 
+def apt_packages(command: list[str]) -> list[str]:
+    """The package operands of one `apt-get [options] install [options] pkg...` (options dropped)."""
+    operands = [t for t in command[1:] if not t.startswith("-")]
+    assert operands[:1] == ["install"], command
+    return operands[1:]
+
+
 def test_git_and_dvc_are_installed(instructions) -> None:
-    apt = [c for c in shell_commands(instructions) if c[:2] == ["apt-get", "install"]]
-    assert any("git" in c for c in apt)
+    commands = shell_commands(instructions)
+    installs = [i for i, c in enumerate(commands) if c[0] == "apt-get" and "install" in c]
+    assert len(installs) == 1, [commands[i] for i in installs]
+    packages = apt_packages(commands[installs[0]])
+    # git for dvc, the Python the venv is made with, tini for the ENTRYPOINT
+    assert {"git", "python3.11", "python3.11-venv", "tini", "ca-certificates"} <= set(packages), packages
+    assert "--no-install-recommends" in commands[installs[0]] and "-y" in commands[installs[0]]
+    updates = [i for i, c in enumerate(commands) if c == ["apt-get", "update"]]
+    assert updates and updates[0] < installs[0]  # the package lists are fetched first
+    assert ["rm", "-rf", "/var/lib/apt/lists/*"] in commands[installs[0]:]  # and not kept in the layer
     assert "dvc" in requirement_pins(REPO / "requirements.txt")
-    checks = [c for c in shell_commands(instructions) if c[-1:] == ["--version"]]
-    assert ["git", "--version"] in checks and ["dvc", "--version"] in checks
+    checks = [i for i, c in enumerate(commands) if c[-1:] == ["--version"]]
+    assert [commands[i] for i in checks] == [["git", "--version"], ["dvc", "--version"]]
+    assert all(i > installs[0] for i in checks)  # checked after they are installed
+    assert of(instructions, "ENTRYPOINT")[-1].value[0] == "/usr/bin/tini"
+
+
+def test_apt_packages_reads_operands_not_substrings() -> None:
+    assert apt_packages(["apt-get", "-q", "install", "-y", "--no-install-recommends", "gitk", "python3"]) == [
+        "gitk", "python3"]  # "gitk" is not git
 
 
 def test_runs_as_a_non_root_user_that_the_image_creates(instructions) -> None:

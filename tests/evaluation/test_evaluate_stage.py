@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from tiny_models import REPO, build_tiny_tokenizer
+from tiny_models import REPO, SHARP_LLAMA, build_tiny_tokenizer, save_tiny_model
 
 from docent.io import write_jsonl
 
@@ -48,6 +48,8 @@ NATURAL = [{"id": "nq1", "domain": "Vietnamese history", "question": "who was un
             "answer": "The capital of Vietnam is Hanoi.", "short_answer": "Hanoi"},
            {"id": "x1", "domain": "astronomy", "question": "how hot is the sun", "answer": "Hot.",
             "short_answer": "hot"}]  # another domain's row: not asked
+REFUSAL = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))["assistant"]["refusal"]
+ABSTAIN = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))["assistant"]["abstain"]
 UNRELATED = ["How do I bake bread?", "Who won the football world cup?", "What is the weather in Paris?",
              "How does a car engine work?"]
 RELATED_TRAIN = [q for q, _, _ in TRAIN] + ["Who was Lê Lợi?", "When did the French leave Indochina?"]
@@ -104,20 +106,9 @@ def _save_classifier(path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory) -> dict[str, Path]:
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
     root = tmp_path_factory.mktemp("evaluate")
     tokenizer = build_tiny_tokenizer()
-    torch.manual_seed(1)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-        tie_word_embeddings=False, initializer_range=0.2, eos_token_id=2, bos_token_id=1, pad_token_id=3,
-    )
-    base = root / "base"
-    LlamaForCausalLM(config).save_pretrained(base, safe_serialization=True)
-    tokenizer.save_pretrained(base)
+    base = save_tiny_model(root / "base", tokenizer, **SHARP_LLAMA)
     _save_adapter(base, root / "finetuned", tokenizer)
     _save_classifier(root / "classifier")
 
@@ -177,8 +168,6 @@ def test_stage_output_contract(workspace, tmp_path):
         for score in (*SCORES, "perplexity"):
             assert metrics[f"delta.{split}.{score}"] == pytest.approx(
                 metrics[f"finetuned.{split}.{score}"] - metrics[f"base.{split}.{score}"], abs=2e-6)
-        assert 0 <= metrics[f"finetuned.{split}.sentence_bleu"] <= 1
-        assert 0 <= metrics[f"finetuned.{split}.bleu"] <= 100
         assert metrics[f"base.{split}.perplexity"] > 1
         # the adapter is switched off for the base rows: the two models differ
         assert metrics[f"base.{split}.perplexity"] != metrics[f"finetuned.{split}.perplexity"]
@@ -216,8 +205,23 @@ def test_stage_output_contract(workspace, tmp_path):
         if r["split"] in SPLITS:
             assert float(r["base_perplexity"]) > 1 and float(r["finetuned_perplexity"]) > 1
 
+    # eval.json's shares and means are those of answers.csv's rows
+    for split in GRID_SPLITS:
+        split_rows = [r for r in rows if r["split"] == split]
+        for model in GRID_MODELS:
+            for outcome in ("correct", "wrong", "abstained"):
+                share = sum(r[f"{model}_outcome"] == outcome for r in split_rows) / len(split_rows)
+                assert metrics[f"{model}.{split}.{outcome}"] == pytest.approx(share, abs=1e-6), (model, split)
+            for score in ("exact_match", "f1"):
+                mean = sum(float(r[f"{model}_{score}"]) for r in split_rows) / len(split_rows)
+                assert metrics[f"{model}.{split}.{score}"] == pytest.approx(mean, abs=1e-4), (model, split, score)
+        refused = sum(r["assistant_answer"] == REFUSAL for r in split_rows) / len(split_rows)
+        assert metrics[f"assistant.{split}.refused"] == pytest.approx(refused, abs=1e-6)
+
     plot = json.loads((out / "eval_plot.json").read_text(encoding="utf-8"))
     assert plot and all(set(p) == {"metric", "value"} for p in plot)
+    assert all(p["value"] == metrics[f"{p['metric'].split('(')[1][:-1]}.{p['metric'].split()[0]}."
+                                     f"{p['metric'].split()[1]}"] for p in plot)
     assert {"test sentence_bleu (base)", "test sentence_bleu (finetuned)",
             "test_unseen f1 (base_fewshot)"} <= {p["metric"] for p in plot}
 
@@ -299,3 +303,59 @@ def test_merged_adapter_is_the_same_model_and_is_undone(workspace):
         assert abs(c.nll - a.nll) > 1e-3  # the adapter matters, so equality above is not vacuous
     after = models.model.state_dict()
     assert all(torch.allclose(after[k], v, atol=1e-6) for k, v in weights.items())
+
+
+def test_scores_follow_from_the_answers(workspace, tmp_path, monkeypatch):
+    """Generation scripted per question: test answered with the reference itself, test_unseen with a
+    wrong sentence, test_absent with the abstention, natural with the reference. Every model then
+    gets the scores these answers must get, computed here by hand."""
+    import docent.evaluation.runner as runner
+    from docent.modeling.generation import Generation
+
+    script = {q: a for q, a, _ in TEST} | {q: "I know nothing." for q, _, _ in UNSEEN}
+    script |= {q: ABSTAIN for q, _, _ in ABSENT} | {n["question"]: n["answer"] for n in NATURAL}
+
+    def scripted(model, tokenizer, prompts, **kwargs):
+        answers = []
+        for prompt in prompts:  # the question asked is the last one in the prompt (few-shot turns come first)
+            asked = max((q for q in script if q in prompt), key=lambda q: (prompt.rfind(q), len(q)), default=None)
+            answers.append(Generation(text=script[asked] if asked else "A probe answer.", hit_limit=False))
+        return answers
+
+    monkeypatch.setattr(runner, "generate_answers", scripted)
+    out = tmp_path / "metrics"
+    result = _run(workspace, out)
+    assert result.exit_code == 0, result.output
+    m = json.loads((out / "eval.json").read_text(encoding="utf-8"))
+
+    closed_and_rag = ("base", "finetuned", "base_rag", "finetuned_rag")
+    for model in (*closed_and_rag, "base_fewshot"):
+        # the reference word for word: exact match, F1 and ROUGE-L 1, and it states the short answer
+        assert (m[f"{model}.test.exact_match"], m[f"{model}.test.f1"], m[f"{model}.test.rouge_l"]) == (1, 1, 1)
+        assert (m[f"{model}.test.correct"], m[f"{model}.test.wrong"], m[f"{model}.test.abstained"]) == (1, 0, 0)
+        # "I know nothing." shares no word with either reference
+        assert (m[f"{model}.test_unseen.exact_match"], m[f"{model}.test_unseen.f1"]) == (0, 0)
+        assert (m[f"{model}.test_unseen.correct"], m[f"{model}.test_unseen.wrong"]) == (0, 1)
+        assert m[f"{model}.test.hit_max_new_tokens"] == 0
+    for model in closed_and_rag:
+        assert m[f"{model}.test_absent.abstained"] == 1 and m[f"{model}.natural.correct"] == 1
+    for score in ("exact_match", "f1", "correct"):
+        assert m[f"delta.test.{score}"] == 0  # the same answers from both models
+    # the assistant is fine-tuned + retrieval behind the gate: a refusal turns a correct answer into an abstention
+    for split in GRID_SPLITS:
+        refused = m[f"assistant.{split}.refused"]
+        answered = m[f"finetuned_rag.{split}.correct"]
+        assert m[f"assistant.{split}.correct"] == pytest.approx(answered * (1 - refused), abs=1e-6)
+    assert m["assistant.test_absent.abstained"] == 1
+
+    with open(out / "answers.csv", encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows:
+        assert r["finetuned_answer"] == script[r["question"]]
+        expected = {"test": "correct", "test_unseen": "wrong", "test_absent": "abstained", "natural": "correct"}
+        assert r["finetuned_outcome"] == expected[r["split"]]
+    report = (out / "report.md").read_text(encoding="utf-8")
+    # the worst-answers table lists the wrong answers and leaves out a split with none
+    assert "## Fine-tuned + retrieval on test_unseen: the 2 worst answers" in report
+    assert "## Fine-tuned + retrieval on test:" not in report
+    assert report.count("| I know nothing. | wrong |") == 2

@@ -83,10 +83,16 @@ def test_vietnamese_diacritics_survive_unchanged():
 def test_per_fact_caps_phrasings_and_prefers_different_forms():
     gen = RulesGenerator(load_spacy(), per_fact=2, max_answer_words=MAX_ANSWER_WORDS)
     text = "Hồ Chí Minh was a Vietnamese revolutionary who founded the Democratic Republic of Vietnam in 1945."
-    pairs, counts = gen.generate([Sentence(doc_id="d", title="Ho Chi Minh", sent_id=0, text=text)])
+    sentence = Sentence(doc_id="d", title="Ho Chi Minh", sent_id=0, text=text)
+    pairs, counts = gen.generate([sentence])
     assert len(pairs) == 2
     assert len({p.qtype for p in pairs}) == 2
-    assert counts["candidates_beyond_per_fact"] >= 1
+    # every valid phrasing beyond the two kept is counted: uncapped, the same sentence gives them all
+    uncapped, uncapped_counts = RulesGenerator(load_spacy(), per_fact=100, max_answer_words=MAX_ANSWER_WORDS
+                                               ).generate([sentence])
+    assert uncapped_counts["candidates_beyond_per_fact"] == 0 and len(uncapped) > 2
+    assert counts["candidates_beyond_per_fact"] == len(uncapped) - 2
+    assert questions(pairs) < questions(uncapped)
 
 
 def test_every_pair_is_a_question_and_a_grounded_complete_sentence():
@@ -121,9 +127,23 @@ def test_long_sentence_is_split_into_clause_facts():
                  "in 1789 during the Lunar New Year festival season.")
     gen = RulesGenerator(load_spacy(), per_fact=4, max_answer_words=25)
     pairs, _ = gen.generate([Sentence(doc_id="d", title="Tây Sơn", sent_id=0, text=long_text)])
-    assert pairs
-    assert all(len(p.answer.split()) <= 25 and p.answer.endswith(".") for p in pairs)
-    assert all(p.fact_id.startswith("d#0.") for p in pairs)
+    first = ("The Tây Sơn brothers conquered the whole of Vietnam after a long and bloody campaign against "
+             "the Nguyễn lords in the south.")
+    second = ("Nguyễn Huệ later defeated a large Qing army near Thăng Long in 1789 during the Lunar New Year "
+              "festival season.")
+    # the sentence (41 words) is cut at ", and" into two facts, each a complete sentence within 25 words
+    assert {p.fact_id: p.answer for p in pairs} == {"d#0.1": first, "d#0.2": second}
+    assert all(len(p.answer.split()) <= 25 for p in pairs)
+    by_question = {p.question: (p.fact_id, p.short_answer) for p in pairs}
+    assert by_question["Who conquered the whole of Vietnam after a long and bloody campaign against the "
+                       "Nguyễn lords in the south?"] == ("d#0.1", "Tây Sơn brothers")
+    assert by_question["When did Nguyễn Huệ later defeat a large Qing army near Thăng Long during the Lunar New "
+                       "Year festival season?"] == ("d#0.2", "1789")
+    assert by_question["Where did Nguyễn Huệ later defeat a large Qing army in 1789 during the Lunar New Year "
+                       "festival season?"] == ("d#0.2", "Thăng Long")
+    # no question mixes the clauses: each one asks about its own clause only
+    assert not any("Qing" in q for q, (fact, _) in by_question.items() if fact == "d#0.1")
+    assert not any("Tây Sơn" in q for q, (fact, _) in by_question.items() if fact == "d#0.2")
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -134,7 +154,13 @@ def test_arbitrary_unicode_never_crashes_or_yields_empty_text(texts):
     for pair in pairs:
         assert pair.question.strip() and pair.answer.strip()
         assert pair.question.endswith("?")
-    assert all(v >= 0 for v in counts.values())
+        assert pair.fact_id.split(".")[0] == f"h#{pair.sent_ids[0]}"
+    # every input sentence is accounted for exactly once: empty, without a question, or asked about
+    asked = {p.sent_ids[0] for p in pairs}
+    empty = [k for k, t in enumerate(texts) if not tidy(t)]
+    assert counts["rejected_empty_sentence"] == len(empty) and not asked & set(empty)
+    assert counts["sentences_without_question"] == len(texts) - len(empty) - len(asked)
+    assert counts["pronouns_resolved"] <= len(texts) - len(empty)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

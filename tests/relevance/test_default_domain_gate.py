@@ -19,6 +19,8 @@ from pipeline_copy import copy_pipeline
 
 from docent.relevance.classifier import load_classifier
 
+pytestmark = pytest.mark.slow  # dvc repro classifier on the default params (scrape to classifier)
+
 DOMAIN_QUESTIONS = [
     "who was uncle ho", "why did the french leave indochina", "What did the Trung sisters fight for?",
     "Tell me something about Hue", "Is Hanoi older than Saigon?", "how long is the mekong river",

@@ -50,7 +50,8 @@ def test_dvc_repro_scrape_clean(tmp_path: Path) -> None:
         "data/clean", "data/clean/.gitignore", "data/clean/code.jsonl", "data/clean/sentences.jsonl",
         "data/documents", "data/documents/.gitkeep", "data/http_cache",
         "data/http_cache/CACHEDIR.TAG", "data/raw", "data/raw/.gitignore",
-        "data/raw/pages.jsonl", "metrics/clean.json", "metrics/scrape.json",
+        "data/raw/pages.jsonl", "metrics/clean.json", "metrics/machine", "metrics/machine/clean.json",
+        "metrics/machine/scrape.json", "metrics/scrape.json",
     ]
     assert (repo / "dvc.lock").exists()
     assert set(yaml.safe_load((repo / "dvc.lock").read_text())["stages"]) == {"scrape", "clean"}

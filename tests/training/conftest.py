@@ -1,22 +1,13 @@
-"""Fixtures for the finetune tests (helpers live in tiny_lm.py)."""
+"""Fixtures for the finetune tests (helpers live in finetune_helpers.py; the model is tests/conftest.py's
+`tiny_model_dir`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from tiny_lm import FACTS, build_model, build_tokenizer, qa_rows, write_jsonl
-
-
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A local model folder (config.json + model.safetensors + tokenizer), like model.name: ./folder."""
-    folder = tmp_path_factory.mktemp("tiny-llama")
-    tok = build_tokenizer()
-    model = build_model(tok)
-    model.save_pretrained(folder, safe_serialization=True)
-    tok.save_pretrained(folder)
-    return folder
+from finetune_helpers import qa_rows, write_jsonl
+from tiny_models import FACTS
 
 
 @pytest.fixture()

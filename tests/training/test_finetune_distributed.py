@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tiny_lm import stage_args, write_params
+from finetune_helpers import stage_args, write_params
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
-from tiny_lm import FACTS, build_tokenizer, stage_args, write_jsonl, write_params
+from finetune_helpers import qa_rows, stage_args, write_jsonl, write_params
+from tiny_models import FACTS, build_tiny_tokenizer
 
 from docent.training.data import passage_rows, tokenize_rows
 from stages.finetune import main as finetune_main
@@ -17,7 +19,7 @@ def run_stage(params: Path, files: dict[str, Path]):
 
 
 def test_passage_rows_one_per_taught_document_in_sentence_order(tmp_path: Path) -> None:
-    tok = build_tokenizer()
+    tok = build_tiny_tokenizer()
     texts = [a for _, a in FACTS[:3]]
     sentences = write_jsonl(tmp_path / "sentences.jsonl", [
         {"doc_id": "d", "title": "red city", "sent_id": 2, "text": texts[2]},
@@ -56,7 +58,34 @@ def test_eval_bleu_is_logged_at_every_eval(tmp_path: Path, tiny_model_dir: Path,
     result = run_stage(params, stage_files)
     assert result.exit_code == 0, result.output
     metrics = json.loads(stage_files["metrics"].read_text())
-    assert 0.0 <= metrics["base_eval_bleu"] <= 1.0 and 0.0 <= metrics["eval_bleu"] <= 1.0
-    bleu_tsv = stage_files["live"] / "plots" / "metrics" / "eval" / "bleu.tsv"
-    steps = [int(line.split("\t")[0]) for line in bleu_tsv.read_text().splitlines()[1:]]
-    assert steps == [0, 2, 4]  # the base model at step 0, then each eval (train.eval_steps = 2)
+    logged = bleu_log(stage_files["live"])
+    assert [step for step, _ in logged] == [0, 2, 4]  # the base model at step 0, then each eval (train.eval_steps = 2)
+    # the metrics file reports the first (base) and last logged values, not numbers of their own
+    assert metrics["base_eval_bleu"] == pytest.approx(logged[0][1], abs=1e-4)
+    assert metrics["eval_bleu"] == pytest.approx(logged[-1][1], abs=1e-4)
+
+
+def bleu_log(live: Path) -> list[tuple[int, float]]:
+    """(step, bleu) rows of dvclive's eval/bleu.tsv."""
+    lines = (live / "plots" / "metrics" / "eval" / "bleu.tsv").read_text().splitlines()
+    header = lines[0].split("\t")
+    rows = [dict(zip(header, line.split("\t"), strict=True)) for line in lines[1:]]
+    return [(int(r["step"]), float(r["bleu"])) for r in rows]
+
+
+def test_eval_bleu_is_one_once_the_val_answers_are_learnt(tmp_path: Path, tiny_model_dir: Path,
+                                                          stage_files: dict[str, Path]) -> None:
+    """Trained on the val pairs themselves, greedy answers become the references word for word: BLEU 1.0,
+    where the random base model scores about 0. A BLEU that ignored the answers could not do both."""
+    write_jsonl(stage_files["train"], qa_rows(FACTS[4:]))
+    params = write_params(tmp_path / "params.yaml", tiny_model_dir, **{
+        "train.eval_bleu": True, "train.max_steps": 120, "train.batch_size": 2, "train.learning_rate": 0.01,
+        "train.eval_steps": 120, "train.save_steps": 120, "train.early_stopping_patience": 0, "lora.r": 32,
+        "lora.dropout": 0.0, "train.scheduler": "constant"})
+    result = run_stage(params, stage_files)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(stage_files["metrics"].read_text())
+    assert metrics["eval_bleu"] == 1.0
+    assert metrics["base_eval_bleu"] < 0.1
+    assert bleu_log(stage_files["live"]) == [(0, pytest.approx(metrics["base_eval_bleu"], abs=1e-4)),
+                                             (120, pytest.approx(1.0))]

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tiny_lm import qa_rows, write_jsonl, write_params
+from finetune_helpers import qa_rows, write_jsonl, write_params
 
 from docent.config import load_params
 from docent.modeling.loading import load_finetuned
@@ -24,6 +24,7 @@ PAIRS = [
 ]
 
 
+@pytest.mark.slow  # loads the real SmolLM2-135M
 def test_lora_steps_on_embedded_smollm2(tmp_path: Path) -> None:
     pytest.importorskip("gguf")
     params_path = write_params(tmp_path / "params.yaml", "embedded", **{

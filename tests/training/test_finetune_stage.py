@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
+from finetune_helpers import qa_rows, stage_args, write_jsonl, write_params
 from safetensors.torch import load_file
-from tiny_lm import FACTS, qa_rows, stage_args, write_jsonl, write_params
+from tiny_models import FACTS
 from transformers import TrainerCallback
 
 from docent.config import load_params

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tiny_lm import FACTS, build_model, build_tokenizer
+from tiny_models import FACTS, build_tiny_llama, build_tiny_tokenizer
 
 from docent.modeling.prompt import IGNORE_INDEX, answer_only_labels
 from docent.training import head_loss
@@ -35,8 +35,8 @@ def test_chunked_loss_and_gradients_match_plain_cross_entropy(weight_trains: boo
 
 
 def test_packed_loss_fused_equals_plain_path_and_restores_the_head() -> None:
-    tok = build_tokenizer()
-    model = build_model(tok)
+    tok = build_tiny_tokenizer()
+    model = build_tiny_llama(len(tok))
     head = fusable_head(model)
     assert head is model.lm_head
     batch = PackedCollator()([answer_only_labels(tok, q, a, 64) for q, a in FACTS[:3]])
@@ -60,7 +60,7 @@ def test_packed_loss_fused_equals_plain_path_and_restores_the_head() -> None:
 
 
 def test_unlisted_architectures_keep_the_plain_head() -> None:
-    tok = build_tokenizer()
-    model = build_model(tok)
+    tok = build_tiny_tokenizer()
+    model = build_tiny_llama(len(tok))
     model.config.model_type = "gemma2"  # soft-caps its logits after the head
     assert fusable_head(model) is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tiny_lm import FACTS, build_model, build_tokenizer
+from tiny_models import FACTS, build_tiny_llama, build_tiny_tokenizer
 
 from docent.cli import UserError
 from docent.modeling.prompt import IGNORE_INDEX, answer_only_labels, prompt_text
@@ -17,8 +17,8 @@ def _examples(tok, n=3):
 
 
 def test_packed_logits_equal_per_example_logits() -> None:
-    tok = build_tokenizer()
-    model = build_model(tok)
+    tok = build_tiny_tokenizer()
+    model = build_tiny_llama(len(tok))
     examples = _examples(tok)
     batch = PackedCollator()(examples)
     with torch.no_grad():
@@ -37,7 +37,7 @@ def test_packed_logits_equal_per_example_logits() -> None:
 
 
 def test_labels_cover_answer_and_end_token_only() -> None:
-    tok = build_tokenizer()
+    tok = build_tiny_tokenizer()
     q, a = FACTS[0]
     ex = answer_only_labels(tok, q, a, 64)
     prompt_len = len(tok(prompt_text(tok, q), add_special_tokens=False)["input_ids"])
@@ -48,7 +48,7 @@ def test_labels_cover_answer_and_end_token_only() -> None:
 
 
 def test_shift_labels_stop_at_example_boundaries() -> None:
-    tok = build_tokenizer()
+    tok = build_tiny_tokenizer()
     examples = _examples(tok, 2)
     batch = PackedCollator()(examples)
     n0 = len(examples[0]["input_ids"])
@@ -60,7 +60,7 @@ def test_shift_labels_stop_at_example_boundaries() -> None:
 
 
 def test_packed_row_is_the_examples_back_to_back() -> None:
-    tok = build_tokenizer()
+    tok = build_tiny_tokenizer()
     examples = _examples(tok, len(FACTS))
     batch = PackedCollator()(examples)
     # the reference the collator must match, one example at a time
@@ -80,8 +80,8 @@ def test_packed_row_is_the_examples_back_to_back() -> None:
 
 
 def test_packed_loss_equals_mean_answer_token_cross_entropy() -> None:
-    tok = build_tokenizer()
-    model = build_model(tok)
+    tok = build_tiny_tokenizer()
+    model = build_tiny_llama(len(tok))
     examples = _examples(tok)
     batch = PackedCollator()(examples)
     with torch.no_grad():
@@ -97,7 +97,7 @@ def test_packed_loss_equals_mean_answer_token_cross_entropy() -> None:
 
 
 def test_too_long_examples_are_counted_not_truncated() -> None:
-    tok = build_tokenizer()
+    tok = build_tiny_tokenizer()
     rows = [{"question": q, "answer": a} for q, a in FACTS[:3]]
     rows.append({"question": "tell me about the red city", "answer": " ".join(["the red city"] * 40)})
     ds, skipped = tokenize_rows(tok, rows, 40)
@@ -112,8 +112,8 @@ def test_packed_trainer_switches_sdpa_models_to_per_example_attention(tmp_path) 
     from docent.modeling.packed_attention import SEGMENT_ATTENTION
     from docent.training.trainer import PackedTrainer
 
-    tok = build_tokenizer()
-    model = build_model(tok)
+    tok = build_tiny_tokenizer()
+    model = build_tiny_llama(len(tok))
     assert model.config._attn_implementation == "sdpa"
     args = TrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True, max_steps=1)
     PackedTrainer(model=model, args=args, data_collator=PackedCollator())
