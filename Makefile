@@ -52,6 +52,7 @@ browser:
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # `make serve SERVE_ARGS="--no-adapter --port 8080"` passes options through.
 serve: $(STAMP)

@@ -27,6 +27,7 @@ def main(params_path: str, split_dir: str, sentences: str, out: str, metrics: st
     from docent.relevance.classifier import save_classifier
     from docent.relevance.train import train_and_evaluate
 
+    assert params.classifier is not None and params.seed is not None and params.qa is not None
     classifier, classifier_metrics = train_and_evaluate(split_dir, sentences, params.classifier, params.seed,
                                                         params.qa.unrelated_sentences_per_article)
     with atomic_dir(out) as tmp:

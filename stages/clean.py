@@ -32,6 +32,7 @@ def main(params_path: str, pages: str, out: str, code_out: str, metrics: str, ma
     from docent.text.clean import clean_pages, validate_pages
 
     validate_pages(rows, pages)
+    assert params.clean is not None
     sentences, code, clean_metrics = clean_pages(rows, params.clean)
     if not sentences:
         raise UserError(

@@ -25,6 +25,7 @@ from docent.io import write_jsonl, write_metrics
 def main(params_path: str, sentences: str, model_cache: str, out: str, unrelated_out: str, metrics: str,
          machine_metrics: str) -> None:
     params = load_params(params_path, "qa", "model", "seed")
+    assert params.model is not None
     log_params("generate_qa", {"seed": params.seed, "qa": params.to_dict()["qa"], "model.name": params.model.name})
 
     from docent.qa.generate import generate_all

@@ -35,6 +35,7 @@ def main(params_path: str, sentences: str, pages: str, split_dir: str, natural: 
     from docent.evaluation.natural import natural_questions
     from docent.retrieval.build import RECALL_AT, build_index, natural_gold, recall_at
 
+    assert params.retrieval is not None and params.assistant is not None
     index, index_metrics = build_index(sentences, pages, split_dir, params.retrieval)
     rows = [r for r in natural_questions(Path(natural), params.assistant.domain) if r.get("sentence")]
     if rows:

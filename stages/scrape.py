@@ -38,6 +38,7 @@ def main(params_path: str, documents: str, http_cache: str, out: str, metrics: s
 
     from docent.sources import scrape
 
+    assert params.scrape is not None
     pages, scrape_metrics = scrape(params.scrape, documents=Path(documents), http_cache=Path(http_cache))
     write_jsonl(out, (page.to_row() for page in pages))
     write_metrics(metrics, scrape_metrics, machine_metrics)

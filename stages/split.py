@@ -31,6 +31,7 @@ def main(params_path: str, qa_path: str, unrelated: str, out_dir: str, metrics: 
 
     from docent.qa.split import split_all
 
+    assert params.split is not None and params.seed is not None
     splits, split_metrics = split_all(qa_rows, unrelated_rows, params.split, params.seed)
     for name, rows in splits.items():
         write_jsonl(Path(out_dir) / f"{name}.jsonl", rows)

@@ -85,20 +85,16 @@ def stream_to_terminal(
     from docent.assistant.engine import AnswerTimeout, source_line
 
     stream = assistant.answer(question, history, model=model)
-    out = click.get_text_stream("stdout")
     in_time = True
     try:
         for piece in stream:
-            out.write(piece)
-            out.flush()
+            click.echo(piece, nl=False)  # flushed at once: the answer appears as it is generated
     except AnswerTimeout as exc:
         in_time = False
-        out.write("\n")
-        out.flush()
+        click.echo()
         click.echo(f"error: {exc}", err=True)
     else:
-        out.write("\n")
-        out.flush()
+        click.echo()
     sources = source_line(stream.sources)
     if sources:
         click.echo(sources)

@@ -171,6 +171,7 @@ def run_evaluation(
     classifier = load_classifier(classifier_dir)
 
     t0 = time.perf_counter()
+    assert params.model is not None
     models = load_model_set(finetuned_dir, params.model, params.quant, model_cache, full_base=True)
     metrics["model_load_s"] = time.perf_counter() - t0
     tokenizer = models.tokenizer

@@ -29,7 +29,7 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from docent.cli import UserError
 
@@ -289,7 +289,7 @@ def write_gguf(
     counts: dict[str, int] = {}
     try:
         writer = gguf.GGUFWriter(str(tmp), arch)
-        vocab_size = int(model.get_input_embeddings().weight.shape[0])
+        vocab_size = int(cast(Any, model.get_input_embeddings()).weight.shape[0])
         if base_gguf is not None:
             copy_metadata(writer, base_gguf, chat_template, vocab_size)
         else:

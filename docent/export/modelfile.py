@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from docent.cli import UserError
 
@@ -43,7 +43,7 @@ class TurnFormat:
 
 
 def _render(tokenizer: PreTrainedTokenizerBase, messages: list[dict[str, str]], gen: bool = False) -> str:
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=gen)
+    return cast(str, tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=gen))
 
 
 def _around(text: str, mark: str, what: str) -> tuple[str, str]:

@@ -41,7 +41,7 @@ class Comparison:
     answer_tokens: int
 
 
-def greedy_answers(model: PreTrainedModel, prompts: Sequence[list[int]], *, max_new_tokens: int,
+def greedy_answers(model: Any, prompts: Sequence[list[int]], *, max_new_tokens: int,
                    stop_ids: Sequence[int], pad_id: int, batch_size: int = 8) -> list[list[int]]:
     """Greedy answer token ids per prompt (the stop token included when one was produced)."""
     import torch

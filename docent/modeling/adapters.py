@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from docent.cli import UserError
 from docent.config import FreezeParams, LoraParams, ModelParams, QuantParams, parse_block_ranges
@@ -83,7 +83,7 @@ def find_decoder_blocks(model: torch.nn.Module) -> tuple[str, torch.nn.ModuleLis
     """
     import torch
 
-    expected = _num_layers(model) if hasattr(model, "config") else None
+    expected = _num_layers(cast("PreTrainedModel", model)) if hasattr(model, "config") else None
     candidates: list[tuple[str, torch.nn.ModuleList]] = []
     for name, module in model.named_modules():
         if isinstance(module, torch.nn.ModuleList) and len(module) > 0:
@@ -216,7 +216,7 @@ def prepare_trainable_model(
             model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
         config = LoraConfig(
             r=lora.r,
-            lora_alpha=lora.alpha,
+            lora_alpha=lora.alpha,  # type: ignore[arg-type]  # peft scales by any number; its hint says int
             lora_dropout=lora.dropout,
             bias=lora.bias,
             target_modules=targets,  # explicit names: frozen blocks get no adapter
@@ -230,13 +230,13 @@ def prepare_trainable_model(
         # reentrant checkpointing); it would make autograd run through the frozen blocks.
         base.disable_input_require_grads()
     if hasattr(trained, "config"):
-        trained.config.use_cache = False
+        cast(Any, trained).config.use_cache = False
     return trained, blocks
 
 
 def transformers_model(model: torch.nn.Module) -> PreTrainedModel:
     """The transformers model inside a DistributedDataParallel and/or peft wrapper (or the model itself)."""
-    inner = getattr(model, "module", model)
+    inner: Any = getattr(model, "module", model)
     return inner.get_base_model() if hasattr(inner, "get_base_model") else inner
 
 
@@ -279,7 +279,8 @@ def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
 def _ranges(blocks: Iterable[int]) -> str:
     blocks = sorted(blocks)
     parts: list[str] = []
-    start = prev = None
+    start: int | None = None
+    prev = -2
     for b in blocks:
         if start is None:
             start = prev = b

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from docent.modeling.prompt import IGNORE_INDEX, answer_only_labels
 
@@ -48,7 +48,7 @@ class Generation:
 
 
 def generate_answers(
-    model: PreTrainedModel,
+    model: Any,  # a PreTrainedModel, or a peft model around one
     tokenizer: PreTrainedTokenizerBase,
     prompts: Sequence[str],
     *,
@@ -102,7 +102,7 @@ def generate_answers(
         for row, i in enumerate(batch):
             new_tokens = out[row, prefix.length + width :].tolist()
             cut = next((k for k, t in enumerate(new_tokens) if t in stop), None)
-            text = tokenizer.decode(new_tokens[:cut], skip_special_tokens=True)
+            text = cast(str, tokenizer.decode(new_tokens[:cut], skip_special_tokens=True))
             if cut is None:
                 # cut at max_new_tokens, possibly inside a multi-byte character: drop its orphan bytes
                 text = text.rstrip("\ufffd")

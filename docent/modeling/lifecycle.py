@@ -91,6 +91,7 @@ def load_model_set(finetuned_dir: Path, model_params: ModelParams, quant: QuantP
     )
 
     loaded: list[str] = []
+    model: Any  # a PreTrainedModel, or a peft PeftModel around one
     no_adapter_name = BASE
     manifest: dict[str, Any] = {}
     separate_base = None

@@ -60,7 +60,7 @@ def convert_gguf(gguf: Path, out_dir: Path) -> Path:
     log.info("converting %s to safetensors in %s (once)", gguf.name, out_dir)
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+        model: Any = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
     except Exception as exc:  # the gguf reader raises many kinds of errors on a bad file
         raise UserError(f"{gguf}: not a readable GGUF model ({type(exc).__name__}: {str(exc)[:200]})") from None
     # The weights are now plain float32; drop the GGUF quantiser state so save/4-bit work.
@@ -291,9 +291,9 @@ def load_finetuned(
 
     base_params = ModelParams(**{**_params_dict(params), "name": manifest.get("base_model", params.name)})
     base = load_base_model(base_params, cache_dir, quant=quant if method == "qlora" else None)
-    model = PeftModel.from_pretrained(base, str(finetuned_dir), adapter_name=adapter_name)
-    model.eval()
-    return model, load_tokenizer(str(finetuned_dir), params.trust_remote_code)
+    adapted: Any = PeftModel.from_pretrained(base, str(finetuned_dir), adapter_name=adapter_name)
+    adapted.eval()
+    return adapted, load_tokenizer(str(finetuned_dir), params.trust_remote_code)
 
 
 def _params_dict(params: ModelParams) -> dict[str, Any]:

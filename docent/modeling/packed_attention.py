@@ -37,6 +37,7 @@ def segment_sdpa_forward(module: torch.nn.Module, query: torch.Tensor, key: torc
     if not packed:
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       **kwargs)
+    assert bounds is not None  # `packed` says so
     groups = getattr(module, "num_key_value_groups", 1)
     if groups > 1:  # repeat once for the row: cheaper on the CPU than SDPA's enable_gqa per slice
         key, value = repeat_kv(key, groups), repeat_kv(value, groups)

@@ -9,7 +9,7 @@ learns to stop exactly where generation looks for the stop token.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -25,8 +25,13 @@ Turn = tuple[str, str]  # (question, answer)
 
 
 class Source(Protocol):
-    title: str
-    text: str
+    """Anything with a title and a text (read-only, so frozen dataclasses such as Passage fit)."""
+
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
 
 
 def question_with_sources(question: str, passages: Sequence[Source] = (), abstain: str = "") -> str:
@@ -56,7 +61,7 @@ def injects_default_system_prompt(tokenizer: PreTrainedTokenizerBase) -> bool:
     if not has_chat_template(tokenizer):
         return False
     probe = "\x00QUESTION\x00"
-    rendered = tokenizer.apply_chat_template([{"role": "user", "content": probe}], tokenize=False)
+    rendered = cast(str, tokenizer.apply_chat_template([{"role": "user", "content": probe}], tokenize=False))
     return "system" in rendered.split(probe, 1)[0]
 
 
@@ -74,7 +79,7 @@ def prompt_text(tokenizer: PreTrainedTokenizerBase, question: str, history: Sequ
     """Everything up to where the model starts answering."""
     if has_chat_template(tokenizer):
         messages = chat_messages(question, history, injects_default_system_prompt(tokenizer))
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return cast(str, tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
     plain = "".join(PLAIN_QUESTION.format(question=q) + a + "\n\n" for q, a in history)
     return plain + PLAIN_QUESTION.format(question=question)
 
@@ -83,9 +88,9 @@ def answer_suffix(tokenizer: PreTrainedTokenizerBase) -> str:
     """What closes an answer: the chat template's end-of-turn text, else the EOS token."""
     if has_chat_template(tokenizer):
         probe = "\x00ANSWER\x00"
-        full = tokenizer.apply_chat_template(
+        full = cast(str, tokenizer.apply_chat_template(
             [*chat_messages("q"), {"role": "assistant", "content": probe}], tokenize=False
-        )
+        ))
         tail = full.split(probe, 1)[1] if probe in full else ""
         # keep the end-of-turn marker, drop the newline some templates put after it
         tail = tail.rstrip("\n")

@@ -33,6 +33,7 @@ def read_sentences(path: str | Path) -> list[Sentence]:
 
 def build_generator(params: Params, model_cache: str | Path) -> Generator:
     qa = params.qa
+    assert qa is not None
     if qa.generator == "rules":
         from docent.qa.rules import RulesGenerator, load_spacy
 
@@ -40,6 +41,7 @@ def build_generator(params: Params, model_cache: str | Path) -> Generator:
     from docent.modeling.loading import load_base_model, load_tokenizer, resolve_model_source
     from docent.qa.llm import LLMGenerator
 
+    assert params.model is not None
     model_params = dataclasses.replace(params.model, name=qa.model.strip() or params.model.name)
     model = load_base_model(model_params, model_cache)
     tokenizer = load_tokenizer(resolve_model_source(model_params, model_cache), model_params.trust_remote_code)
@@ -63,8 +65,10 @@ def unrelated_rows(sentences: Sequence[Sentence], domain: Sequence[Sentence], ge
     from docent.sources.snapshot import load_snapshot
 
     qa = params.qa
+    assert qa is not None
     questions: list[tuple[str, str]] = []
     if qa.unrelated_pages:
+        assert params.seed is not None
         articles = sample_articles(load_snapshot(), domain, qa.unrelated_pages, params.seed, counts)
         pool_sentences = lead_sentences(articles, qa.unrelated_sentences_per_article, counts)
         counts["unrelated_sentences"] = len(pool_sentences)
@@ -97,6 +101,7 @@ def generate_all(params: Params, sentences_path: str | Path,
     sentences = read_sentences(sentences_path)
     generator = build_generator(params, model_cache)
     pairs, counts = generator.generate(sentences)
+    assert params.qa is not None
     if not pairs:
         raise UserError(
             f"{sentences_path}: the {params.qa.generator} generator found no question in {len(sentences)} "

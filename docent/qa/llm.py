@@ -12,7 +12,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from docent.qa.grounding import (
     answer_problem,
@@ -25,7 +25,7 @@ from docent.qa.grounding import (
 from docent.qa.records import QAPair, Sentence
 
 if TYPE_CHECKING:
-    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+    from transformers import PreTrainedTokenizerBase
 
 GENERATOR = "llm"
 INSTRUCTION = (
@@ -42,8 +42,8 @@ _JSON_OBJECT = re.compile(r"\{[^{}]*\}", re.DOTALL)
 def build_prompt(tokenizer: PreTrainedTokenizerBase, title: str, passage: str, n: int) -> str:
     text = INSTRUCTION.format(title=title, passage=passage, n=n)
     if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False,
-                                             add_generation_prompt=True)
+        return cast(str, tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False,
+                                                       add_generation_prompt=True))
     return text + "\n\nJSON:\n"
 
 
@@ -86,7 +86,7 @@ def validate_pair(item: Any, passage: str, min_overlap: float, max_answer_words:
 
 
 class LLMGenerator:
-    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, per_fact: int,
+    def __init__(self, model: Any, tokenizer: PreTrainedTokenizerBase, per_fact: int,
                  min_overlap: float, max_new_tokens: int, max_answer_words: int, batch_size: int = 8):
         self.model = model
         self.tokenizer = tokenizer
@@ -110,8 +110,8 @@ class LLMGenerator:
             batch = tokenizer(list(prompts[start:start + self.batch_size]), return_tensors="pt", padding=True,
                               add_special_tokens=False).to(device)
             with torch.no_grad():
-                generated = self.model.generate(**batch, max_new_tokens=self.max_new_tokens, do_sample=False,
-                                                pad_token_id=tokenizer.pad_token_id)
+                generated = self.model.generate(
+                    **batch, max_new_tokens=self.max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id)
             new_tokens = generated[:, batch["input_ids"].shape[1]:]
             outputs.extend(tokenizer.batch_decode(new_tokens, skip_special_tokens=True))
         return outputs

@@ -20,7 +20,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from docent.cli import UserError
 from docent.qa.grounding import answer_problem, normalize_text, question_problem, short_answer_problem
@@ -509,7 +509,10 @@ class QuestionBuilder:
         """Subject-auxiliary inversion for a wh-question on a non-subject:
         "X founded Y in 1945" -> "did X found Y"; "X was founded" -> "was X founded"."""
         verb, subject = self.verb, self.subject
-        if not self.subject_ok() or any(t.i in removed for t in subject.subtree):
+        if not self.subject_ok():
+            return None
+        assert subject is not None  # subject_ok() checked it
+        if any(t.i in removed for t in subject.subtree):
             return None
         subject_text = np_text(subject)
         start = self.subject_end()
@@ -565,6 +568,7 @@ class QuestionBuilder:
                                                                       attribute_is_person(attribute))
                 or any(c.dep_ in ("aux", "auxpass", "neg") for c in verb.children)):
             return []
+        assert subject is not None  # candidates() runs the forms only after subject_ok()
         person = attribute_is_person(attribute) if attribute.pos_ != "PROPN" else self.person(subject)
         wh = "Who" if person else "What"
         short = core_phrase(attribute)
@@ -584,6 +588,7 @@ class QuestionBuilder:
         subject = self.subject
         if not self.own_subject or self.verb.lemma_ != "be" or self.verb.lower_ not in ("is", "was"):
             return []
+        assert subject is not None  # candidates() runs the forms only after subject_ok()
         for acl in subject.children:
             names = [c for c in acl.children if c.dep_ in ("prep", "oprd")]
             if acl.dep_ == "acl" and acl.lemma_ in ("know", "call") and names:
@@ -597,6 +602,7 @@ class QuestionBuilder:
         if self.verb.lemma_ == "be" and attribute is not None and attribute.pos_ in ("NOUN", "ADJ"):
             return "Who" if attribute_is_person(attribute) else "What"
         subject = self.subject
+        assert subject is not None  # candidates() runs the forms only after subject_ok()
         # NER misses many Vietnamese names; a bare name that dies, reigns or defeats an army is a person
         if (subject.pos_ == "PROPN" and self.verb.lemma_ in ANIMATE_VERBS and self.kinds.get(
                 normalize_text(render(np_tokens(subject)))) is None
@@ -613,6 +619,7 @@ class QuestionBuilder:
         if not body or len(body.split()) < 4:
             return []  # "What occurred in Vietnam?" says too little to have one answer
         wh = self.wh_for_subject()
+        assert self.subject is not None  # candidates() runs the forms only after subject_ok()
         short = core_phrase(self.subject)
         out = [Candidate(wh.lower(), self.ask(wh, body), short, allow_possessive=True)]
         # the same fact asked without its time and place: "Who founded the Democratic Republic of Vietnam?"
@@ -626,6 +633,7 @@ class QuestionBuilder:
     def deed_question(self) -> list[Candidate]:
         """A person's action in a year: "What did Hồ Chí Minh do in 1945?"."""
         verb, subject = self.verb, self.subject
+        assert subject is not None  # candidates() runs the forms only after subject_ok()
         years = [c for c in verb.children if c.i in self.clause and c.dep_ == "prep" and c.lower_ == "in"
                  and len(list(c.subtree)) == 2 and _YEAR.match(list(c.subtree)[1].text)]
         if (len(years) != 1 or verb.lemma_ == "be" or verb.tag_ != "VBD" or not self.person(subject)
@@ -639,6 +647,7 @@ class QuestionBuilder:
     def which_question(self) -> list[Candidate]:
         """"The Nguyễn dynasty was ..." -> "Which dynasty was ...?"."""
         subject = self.subject
+        assert subject is not None  # candidates() runs the forms only after subject_ok()
         if (not self.own_subject or subject.pos_ not in ("NOUN", "PROPN") or is_plural(subject)
                 or subject.lower_ not in CATEGORY_NOUNS
                 or not any(c.dep_ == "det" and c.lower_ == "the" for c in subject.children)
@@ -713,6 +722,7 @@ class QuestionBuilder:
     def by_whom_question(self) -> list[Candidate]:
         """Active source, passive question: "X founded Y" -> "By whom was Y founded?"."""
         verb, subject = self.verb, self.subject
+        assert subject is not None  # candidates() runs the forms only after subject_ok()
         obj = self.child("dobj")
         if (verb.tag_ != "VBD" or not verb.lower_.endswith("ed") or obj is None
                 or obj.pos_ not in ("NOUN", "PROPN") or not self.person(subject) or not np_tokens(obj)
@@ -745,6 +755,7 @@ class QuestionBuilder:
         removed = {t.i for t in agent.subtree}
         rest = "" if self.implied_aux else render(
             self.tokens(i for i in self.clause if i > verb.i and i not in removed))
+        assert self.subject is not None  # candidates() runs the forms only after subject_ok()
         return [Candidate(wh.lower(), self.ask(wh, f"{verb.text} {np_text(self.subject)} {rest}"),
                           core_phrase(pobj[0]))]
 
@@ -831,7 +842,7 @@ class RulesGenerator:
     def parse(self, sentences: Sequence[Sentence], counts: Counter[str]) -> list[tuple[Sentence, Doc]]:
         prepared = []
         for sentence in sentences:
-            text = tidy(sentence.text)
+            text: str | None = tidy(sentence.text)
             if not text:
                 counts["rejected_empty_sentence"] += 1
                 continue
@@ -861,7 +872,7 @@ class RulesGenerator:
         for sentence, doc in self.parse(sentences, counts):
             kept_before = len(pairs)
             for fact in facts_of(doc, self.max_answer_words, self.kinds):
-                problem = answer_problem(fact.answer, self.max_answer_words)
+                problem: str | Literal[False] | None = answer_problem(fact.answer, self.max_answer_words)
                 if problem:
                     counts[f"rejected_{problem}"] += 1
                     continue

@@ -10,6 +10,7 @@ data; every file not used is counted by reason, and named with the reason in met
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from markdown_it import MarkdownIt
 
@@ -51,7 +52,8 @@ def _is_hidden(path: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
-def _read(path: Path, suffix: str, params: ScrapeParams, report: ScrapeReport) -> tuple[str, str, str]:
+def _read(path: Path, suffix: str, params: ScrapeParams,
+          report: ScrapeReport) -> tuple[str, Literal["html", "text"], str]:
     """(title, format, content) of one document, or UnusableDocument saying why not."""
     if suffix in PDF_SUFFIXES | WORD_SUFFIXES:
         converted: Converted

@@ -347,6 +347,7 @@ def read_pdf(path: Path, max_pages: int) -> Converted:
     body, line_gap, line_chars = _layout_statistics(pages)
     size_levels = {} if outline else _size_headings(pages, body)
     out = _Paragraphs(line_gap, line_chars)
+    level: int | None  # a placed heading's level, then the font size's (None: body text)
     for page in pages:
         placed, matched = _place_headings(page)
         new_page = True

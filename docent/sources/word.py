@@ -31,7 +31,7 @@ _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 
 def _style_chain(style: Any) -> list[Any]:
-    chain = []
+    chain: list[Any] = []
     while style is not None and len(chain) < 20:  # base styles can be circular in a broken file
         chain.append(style)
         style = style.base_style

@@ -148,7 +148,8 @@ class _Extractor:
 
 def _term_group(dt: Tag) -> tuple[list[Tag], list[Tag]]:
     """The <dt>s that start at `dt` and the <dd>s that follow them (one item of the list)."""
-    terms, descriptions = [dt], []
+    terms: list[Tag] = [dt]
+    descriptions: list[Tag] = []
     sibling = dt.next_sibling
     while sibling is not None:
         if isinstance(sibling, Tag):

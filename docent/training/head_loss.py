@@ -51,11 +51,11 @@ class ChunkedHeadCrossEntropy(torch.autograd.Function):
                 grad_logits = logits.sub_(log_norm[:, None]).exp_()   # softmax, in place
                 grad_logits[torch.arange(target.shape[0], device=target.device), target] -= 1.0
                 grad_logits = grad_logits.to(weight.dtype)
-                if need_hidden:
+                if grad_hidden is not None:
                     grad_hidden[start:start + CHUNK_ROWS] = grad_logits @ weight
-                if need_weight:
+                if grad_weight is not None:
                     grad_weight += (grad_logits.T @ rows).float()
-        if need_weight:
+        if grad_weight is not None:
             grad_weight = grad_weight.to(weight.dtype)
         ctx.save_for_backward(*(g for g in (grad_hidden, grad_weight) if g is not None))
         return total

@@ -81,7 +81,7 @@ def run_metrics(params: Params, examples: RunExamples, trainer: Any, result: Any
         "stopped_early": counts["stopped_early"],
         "train_examples": examples.qa_examples,
         "passage_examples": examples.passage_examples,
-        "val_examples": len(examples.val) if has_eval else 0,
+        "val_examples": len(examples.val) if examples.val is not None else 0,
         "skipped_too_long": examples.skipped_too_long + examples.passages_skipped_too_long,
         **{f"context_{k}": v for k, v in sorted(examples.context_counts.items())},
         "val_skipped_too_long": examples.val_skipped_too_long,

@@ -63,6 +63,7 @@ class PackedTrainer(Trainer):
         super().__init__(*args, **kwargs)
         from docent.modeling.packed_attention import use_segment_attention
 
+        assert self.model is not None
         use_segment_attention(self.model)
         # our loss is normalized by num_items_in_batch, so make the Trainer count it and not
         # divide by the accumulation steps again
@@ -90,6 +91,7 @@ class PackedTrainer(Trainer):
                  metric_key_prefix: str = "eval") -> dict[str, float]:
         metrics = super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
         if self.bleu_questions:
+            assert self.model is not None
             bleu = generation_bleu(self.model, self.processing_class, self.bleu_questions, self.bleu_max_new_tokens)
             metrics[f"{metric_key_prefix}_bleu"] = bleu
             self.log({f"{metric_key_prefix}_bleu": bleu})
