@@ -37,7 +37,8 @@ def build_generator(params: Params, model_cache: str | Path) -> Generator:
     if qa.generator == "rules":
         from docent.qa.rules import RulesGenerator, load_spacy
 
-        return RulesGenerator(load_spacy(), per_fact=qa.per_fact, max_answer_words=qa.max_answer_words)
+        return RulesGenerator(load_spacy(), per_fact=qa.per_fact, max_answer_words=qa.max_answer_words,
+                              min_overlap=qa.min_overlap)
     from docent.modeling.loading import load_base_model, load_tokenizer, resolve_model_source
     from docent.qa.llm import LLMGenerator
 

@@ -2,8 +2,11 @@
 
 Each sentence (with its document title for context) is one passage and one fact; the model is asked
 for `per_fact` differently worded questions about it. Nothing the model writes is trusted: every
-pair must parse, read as a question and a complete sentence, be grounded in the passage (share
-`min_overlap` of its content tokens with it) and be new. Rejects are counted by reason.
+pair must parse; then it goes through the selection step the rules generator uses too
+(docent/qa/selection.py): the answer must read as a complete sentence grounded in the passage (share
+`min_overlap` of its content tokens with it), the question as a well-formed question, the short answer
+must be stated by the answer, the question must be new, and up to `per_fact` valid pairs are kept,
+different forms first. Rejects are counted by reason.
 """
 
 from __future__ import annotations
@@ -14,15 +17,9 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from docent.qa.grounding import (
-    answer_problem,
-    normalize_text,
-    question_problem,
-    question_type,
-    short_answer_problem,
-    token_overlap,
-)
+from docent.qa.grounding import question_type
 from docent.qa.records import QAPair, Sentence
+from docent.qa.selection import Candidate, Proposal, Selection
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -65,24 +62,16 @@ def parse_pairs(text: str) -> list[Any] | None:
     return items or None
 
 
-def validate_pair(item: Any, passage: str, min_overlap: float, max_answer_words: int,
-                  seen: set[str], short_answers: bool = True) -> tuple[tuple[str, str, str] | None, str | None]:
-    """((question, answer, short_answer), None) for a pair to keep, or (None, reason)."""
+def proposal_of(item: Any, short_answers: bool = True) -> tuple[Proposal | None, str | None]:
+    """((answer, [candidate]), None) for one pair the model wrote, or (None, reason) if it is not one.
+    Whether it is kept is the shared selection step's call (docent/qa/selection.py)."""
     if not isinstance(item, dict):
         return None, "not_an_object"
     question, answer, short = item.get("question"), item.get("answer"), item.get("short_answer")
     if not all(isinstance(v, str) and v.strip() for v in (question, answer, *([short] if short_answers else []))):
         return None, "missing_field"
     question, answer, short = (" ".join(str(v or "").split()) for v in (question, answer, short))
-    problem = question_problem(question, allow_possessive=True) or answer_problem(answer, max_answer_words) \
-        or (short_answers and short_answer_problem(short, question, answer)) or None
-    if problem:
-        return None, problem
-    if token_overlap(answer, passage) < min_overlap:
-        return None, "not_grounded"
-    if normalize_text(question) in seen:
-        return None, "duplicate_question"
-    return (question, answer, short), None
+    return (answer, [Candidate(question_type(question), question, short, allow_possessive=True)]), None
 
 
 class LLMGenerator:
@@ -119,33 +108,29 @@ class LLMGenerator:
     def generate(self, sentences: Sequence[Sentence],
                  short_answers: bool = True) -> tuple[list[QAPair], Counter[str]]:
         counts: Counter[str] = Counter()
+        selection = Selection(self.per_fact, self.max_answer_words, self.min_overlap, short_answers, counts)
         usable = [s for s in sentences if s.text.strip()]
         counts["rejected_empty_sentence"] += len(sentences) - len(usable)
         prompts = [build_prompt(self.tokenizer, s.title, s.text, self.per_fact) for s in usable]
         pairs: list[QAPair] = []
-        seen: set[str] = set()
         for sentence, output in zip(usable, self.complete(prompts), strict=True):
             items = parse_pairs(output)
             if items is None:
                 counts["rejected_unparseable"] += 1
                 counts["sentences_without_question"] += 1
                 continue
-            kept = 0
+            proposals: list[Proposal] = []
             for item in items:
-                if kept == self.per_fact:
-                    counts["candidates_beyond_per_fact"] += 1
-                    continue
-                pair, reason = validate_pair(item, sentence.text, self.min_overlap, self.max_answer_words, seen,
-                                             short_answers)
-                if pair is None:
+                proposal, reason = proposal_of(item, short_answers)
+                if proposal is None:
                     counts[f"rejected_{reason}"] += 1
-                    continue
-                question, answer, short = pair
-                seen.add(normalize_text(question))
-                kept += 1
-                pairs.append(QAPair(question=question, answer=answer, short_answer=short, doc_id=sentence.doc_id,
-                                    sent_ids=(sentence.sent_id,), fact_id=sentence.key,
-                                    qtype=question_type(question), generator=GENERATOR))
+                else:
+                    proposals.append(proposal)
+            kept = selection.keep(proposals, sentence.text)
+            for answer, cand in kept:
+                pairs.append(QAPair(question=cand.question, answer=answer, short_answer=cand.short,
+                                    doc_id=sentence.doc_id, sent_ids=(sentence.sent_id,), fact_id=sentence.key,
+                                    qtype=cand.qtype, generator=GENERATOR))
             if not kept:
                 counts["sentences_without_question"] += 1
         return pairs, counts

@@ -1,4 +1,5 @@
-"""The llm generator: JSON parsing and validation on hand-written output, and a tiny random model end to end."""
+"""The llm generator: JSON parsing and the shared selection step on hand-written output, and a tiny random
+model end to end."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import json
 
 import pytest
 
-from docent.qa.llm import LLMGenerator, build_prompt, parse_pairs, validate_pair
+from docent.qa.llm import LLMGenerator, build_prompt, parse_pairs, proposal_of
 from docent.qa.records import Sentence
+from docent.qa.selection import Selection
 
 PASSAGE = "Hồ Chí Minh founded the Democratic Republic of Vietnam in 1945."
 
@@ -23,29 +25,58 @@ def test_parse_pairs_reads_loose_objects_and_rejects_garbage():
     assert parse_pairs("no json here [ {") is None
 
 
+def keep_one(item, seen=frozenset(), short_answers=True):
+    """(kept (question, answer, short), None) or (None, reason) for one pair, through the shared selection step."""
+    proposal, reason = proposal_of(item, short_answers)
+    if proposal is None:
+        return None, reason
+    selection = Selection(per_fact=4, max_answer_words=40, min_overlap=0.6, short_answers=short_answers,
+                          seen=set(seen))
+    kept = selection.keep([proposal], PASSAGE)
+    if kept:
+        [(answer, cand)] = kept
+        return (cand.question, answer, cand.short), None
+    [reason] = [k.removeprefix("rejected_") for k, v in selection.counts.items() if v and k.startswith("rejected_")]
+    return None, reason
+
+
 def test_validate_keeps_a_grounded_pair_and_names_each_reject():
-    seen: set[str] = set()
     good = {"question": "When did Hồ Chí Minh found the Democratic Republic of Vietnam?",
             "answer": "Hồ Chí Minh founded the Democratic Republic of Vietnam in 1945.", "short_answer": "1945"}
-    assert validate_pair(good, PASSAGE, 0.6, 40, seen) == ((good["question"], good["answer"], "1945"), None)
+    assert keep_one(good) == ((good["question"], good["answer"], "1945"), None)
     # the short answer must be stated by the answer and not given away by the question
-    assert validate_pair({**good, "short_answer": "1946"}, PASSAGE, 0.6, 40, seen) == (
-        None, "short_answer_not_in_answer")
-    assert validate_pair({**good, "short_answer": "Hồ Chí Minh"}, PASSAGE, 0.6, 40, seen) == (
-        None, "short_answer_in_question")
-    assert validate_pair({**good, "short_answer": " "}, PASSAGE, 0.6, 40, seen) == (None, "missing_field")
+    assert keep_one({**good, "short_answer": "1946"}) == (None, "short_answer_not_in_answer")
+    assert keep_one({**good, "short_answer": "Hồ Chí Minh"}) == (None, "short_answer_in_question")
+    assert keep_one({**good, "short_answer": " "}) == (None, "missing_field")
     # the out-of-domain pool needs no short answer
     no_short = {k: v for k, v in good.items() if k != "short_answer"}
-    assert validate_pair(no_short, PASSAGE, 0.6, 40, seen, short_answers=False)[1] is None
+    assert keep_one(no_short, short_answers=False)[1] is None
     invented = {"question": "When did Hồ Chí Minh visit Paris?", "answer": "Hồ Chí Minh visited Paris in 1911 "
                 "with his brother.", "short_answer": "1911"}
-    assert validate_pair(invented, PASSAGE, 0.6, 40, seen) == (None, "not_grounded")
-    assert validate_pair({"question": "Who?"}, PASSAGE, 0.6, 40, seen) == (None, "missing_field")
-    assert validate_pair(["x"], PASSAGE, 0.6, 40, seen) == (None, "not_an_object")
-    assert validate_pair({**good, "question": "Founded in 1945"}, PASSAGE, 0.6, 40,
-                         seen)[1] == "question_ungrammatical"
-    seen.add("when did hồ chí minh found the democratic republic of vietnam")
-    assert validate_pair(good, PASSAGE, 0.6, 40, seen) == (None, "duplicate_question")
+    assert keep_one(invented) == (None, "not_grounded")
+    assert keep_one({"question": "Who?"}) == (None, "missing_field")
+    assert keep_one(["x"]) == (None, "not_an_object")
+    assert keep_one({**good, "question": "Founded in 1945"})[1] == "question_ungrammatical"
+    assert keep_one(good, seen={"when did hồ chí minh found the democratic republic of vietnam"}) == (
+        None, "duplicate_question")
+
+
+def test_cap_counts_only_valid_pairs_and_prefers_different_forms():
+    answer = "Hồ Chí Minh founded the Democratic Republic of Vietnam in 1945."
+    items = [{"question": "When did Hồ Chí Minh found the Democratic Republic of Vietnam?", "answer": answer,
+              "short_answer": "1945"},
+             {"question": "When was the Democratic Republic of Vietnam founded by Hồ Chí Minh?",
+              "answer": answer, "short_answer": "1945"},
+             {"question": "Founded in 1945", "answer": answer, "short_answer": "1945"},  # invalid: not a reject
+             {"question": "Who founded the Democratic Republic of Vietnam in 1945?", "answer": answer,
+              "short_answer": "Hồ Chí Minh"}]
+    proposals = [p for p, _ in map(proposal_of, items) if p is not None]
+    selection = Selection(per_fact=2, max_answer_words=40, min_overlap=0.6)
+    kept = selection.keep(proposals, PASSAGE)
+    # one of each form, in the rules generator's order of forms (who before when); the second "when" is cut
+    assert [c.question for _, c in kept] == [items[3]["question"], items[0]["question"]]
+    assert selection.counts["candidates_beyond_per_fact"] == 1
+    assert selection.counts["rejected_question_ungrammatical"] == 1
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,9 @@ training: "Who was X?" (definition), "Who founded Y?" (the subject asked, withou
 
 Pronouns: a sentence that starts with "He/She/It/They" (or "His/Its/Their") is rewritten with the
 document's own name for its subject (the subject of its first sentence) when number and person
-agree, then parsed again, so the answer stands alone. Every candidate goes through the checks in
-grounding.py; what fails is counted by reason, never kept.
+agree, then parsed again, so the answer stands alone. Every candidate goes through the selection step
+all generators share (docent/qa/selection.py: the checks in grounding.py, dedupe, `qa.per_fact`, forms
+first); what fails is counted by reason, never kept.
 
 The package, one job a module, in the order a sentence goes through them:
 
@@ -18,8 +19,7 @@ The package, one job a module, in the order a sentence goes through them:
 - `parsing`: the spaCy pipeline, answer-ready text (`tidy`, `render`), noun phrases, clauses, who or what.
 - `coreference`: the document's own name for its subject, and pronouns rewritten to it.
 - `questions`: the question forms one clause supports, and the facts of one sentence.
-- `selection`: which of a fact's valid questions are kept (`qa.per_fact`, forms first).
-- `generator`: `RulesGenerator`, sentences -> QA pairs: parse, resolve, ask, check, dedupe, count.
+- `generator`: `RulesGenerator`, sentences -> QA pairs: parse, resolve, ask, then the shared selection.
 """
 
 from docent.qa.rules.generator import GENERATOR, RulesGenerator

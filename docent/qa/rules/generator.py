@@ -1,19 +1,18 @@
 """`RulesGenerator`: sentences -> QA pairs. Every sentence is parsed once (again only where a pronoun
-was rewritten), and every candidate goes through the checks in grounding.py; what fails is counted
-by reason, never kept."""
+was rewritten); the facts and question forms it proposes go through the selection step every
+generator shares (docent/qa/selection.py: checks, dedupe, cap per fact, rejection counts)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from docent.qa.grounding import answer_problem, normalize_text, question_problem, short_answer_problem
 from docent.qa.records import QAPair, Sentence
 from docent.qa.rules.coreference import doc_entity, resolve_pronoun
 from docent.qa.rules.parsing import defined_kinds, tidy
-from docent.qa.rules.questions import Candidate, facts_of
-from docent.qa.rules.selection import pick
+from docent.qa.rules.questions import facts_of
+from docent.qa.selection import Selection
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -25,10 +24,12 @@ GENERATOR = "rules"
 class RulesGenerator:
     """sentences -> QA pairs, deterministic for a given spaCy model."""
 
-    def __init__(self, nlp: Language, per_fact: int, max_answer_words: int, batch_size: int = 256):
+    def __init__(self, nlp: Language, per_fact: int, max_answer_words: int, min_overlap: float = 1.0,
+                 batch_size: int = 256):
         self.nlp = nlp
         self.per_fact = per_fact
         self.max_answer_words = max_answer_words
+        self.min_overlap = min_overlap  # answers are the parsed sentence's own words: they pass any threshold
         self.batch_size = batch_size
         self.kinds: dict[str, str] = {}
 
@@ -60,34 +61,15 @@ class RulesGenerator:
     def generate(self, sentences: Sequence[Sentence],
                  short_answers: bool = True) -> tuple[list[QAPair], Counter[str]]:
         counts: Counter[str] = Counter()
+        parsed = self.parse(sentences, counts)
+        selection = Selection(self.per_fact, self.max_answer_words, self.min_overlap, short_answers, counts)
         pairs: list[QAPair] = []
-        seen: set[str] = set()
-        for sentence, doc in self.parse(sentences, counts):
+        for sentence, doc in parsed:
             kept_before = len(pairs)
             for fact in facts_of(doc, self.max_answer_words, self.kinds):
-                problem: str | Literal[False] | None = answer_problem(fact.answer, self.max_answer_words)
-                if problem:
-                    counts[f"rejected_{problem}"] += 1
-                    continue
-                valid: list[Candidate] = []
-                local: set[str] = set()
-                for cand in fact.candidates:
-                    problem = question_problem(cand.question, allow_possessive=cand.allow_possessive) or (
-                        short_answers and short_answer_problem(cand.short, cand.question, fact.answer))
-                    key = normalize_text(cand.question)
-                    if problem:
-                        counts[f"rejected_{problem}"] += 1
-                    elif key in seen or key in local:
-                        counts["rejected_duplicate_question"] += 1
-                    else:
-                        local.add(key)
-                        valid.append(cand)
-                chosen = pick(valid, self.per_fact)
-                seen.update(normalize_text(c.question) for c in chosen)
-                counts["candidates_beyond_per_fact"] += len(valid) - len(chosen)
                 fact_id = f"{sentence.key}{fact.suffix}"
-                for cand in chosen:
-                    pairs.append(QAPair(question=cand.question, answer=fact.answer, short_answer=cand.short,
+                for answer, cand in selection.keep([(fact.answer, fact.candidates)], doc.text):
+                    pairs.append(QAPair(question=cand.question, answer=answer, short_answer=cand.short,
                                         doc_id=sentence.doc_id,
                                         sent_ids=(sentence.sent_id,), fact_id=fact_id, qtype=cand.qtype,
                                         generator=GENERATOR))

@@ -38,20 +38,13 @@ from docent.qa.rules.parsing import (
     sentence_case,
     subject_of,
 )
+from docent.qa.selection import Candidate
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Token
 
 
 # ---------------------------------------------------------------- question builders
-
-@dataclass(frozen=True)
-class Candidate:
-    qtype: str
-    question: str
-    short: str  # the span the question asks for: a name, a date, a number, a short noun phrase
-    allow_possessive: bool = False  # the wh-word is the referent of "his"/"her"
-
 
 _TRAILING_ADVERB = re.compile(r",?\s+(?:most\s+)?(?:notably|especially|particularly|mainly|primarily|chiefly)\?$")
 

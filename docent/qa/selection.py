@@ -1,0 +1,102 @@
+"""The one selection step every generator's output goes through; generators differ only in how they
+propose candidates (`rules`: question forms from a parse, `llm`: what the model wrote).
+
+A generator proposes, for each fact, one or more answers with the candidate questions that ask for
+them. `Selection.keep` then, in this order:
+
+1. checks each answer (grounding.py: a complete, short, standalone sentence) and that it is grounded
+   in its passage (`min_overlap` of its content tokens occur there); a failing answer drops all its
+   candidates and is counted once;
+2. checks each candidate question (well formed, self-contained) and, where pairs need one, its short
+   answer (stated by the answer, not given away by the question);
+3. drops questions already asked, by this fact or any earlier one (`normalize_text`);
+4. keeps up to `per_fact` of the valid questions, as many different forms as possible (`pick`), and
+   counts the rest as `candidates_beyond_per_fact`.
+
+Every reject is counted by reason (`rejected_<reason>`) in `counts`, never kept.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from docent.qa.grounding import answer_problem, normalize_text, question_problem, short_answer_problem, token_overlap
+
+QTYPE_ORDER = ("define", "who", "what", "when", "where", "which", "how_many", "how_long")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    qtype: str
+    question: str
+    short: str  # the span the question asks for: a name, a date, a number, a short noun phrase
+    allow_possessive: bool = False  # the wh-word is the referent of "his"/"her"
+
+
+Proposal = tuple[str, Sequence[Candidate]]  # an answer and the questions proposed for it
+
+
+def pick(candidates: list[Candidate], per_fact: int) -> list[Candidate]:
+    """Up to per_fact questions, as many different forms as possible (first of each type, then the rest)."""
+    first_of_type: list[Candidate] = []
+    others: list[Candidate] = []
+    seen_types: set[str] = set()
+    for cand in candidates:
+        if cand.qtype in seen_types:
+            others.append(cand)
+        else:
+            seen_types.add(cand.qtype)
+            first_of_type.append(cand)
+    first_of_type.sort(key=lambda c: QTYPE_ORDER.index(c.qtype) if c.qtype in QTYPE_ORDER else len(QTYPE_ORDER))
+    return (first_of_type + others)[:per_fact]
+
+
+@dataclass
+class Selection:
+    """Checks, dedupe, cap per fact and rejection counts, shared by every generator (one per run:
+    `seen` spans all facts, so no question is asked twice)."""
+
+    per_fact: int
+    max_answer_words: int
+    min_overlap: float
+    short_answers: bool = True
+    counts: Counter[str] = field(default_factory=Counter)
+    seen: set[str] = field(default_factory=set)
+
+    def answer_problem(self, answer: str, passage: str) -> str | None:
+        problem = answer_problem(answer, self.max_answer_words)
+        if problem is None and token_overlap(answer, passage) < self.min_overlap:
+            problem = "not_grounded"
+        return problem
+
+    def candidate_problem(self, cand: Candidate, answer: str) -> str | None:
+        return question_problem(cand.question, allow_possessive=cand.allow_possessive) or (
+            short_answer_problem(cand.short, cand.question, answer) if self.short_answers else None)
+
+    def keep(self, proposals: Iterable[Proposal], passage: str) -> list[tuple[str, Candidate]]:
+        """The (answer, question) pairs kept for one fact whose answers come from `passage`."""
+        valid: list[Candidate] = []
+        answer_of: dict[str, str] = {}  # a valid question's key -> its answer
+        local: set[str] = set()
+        for answer, candidates in proposals:
+            problem = self.answer_problem(answer, passage)
+            if problem:
+                self.counts[f"rejected_{problem}"] += 1
+                continue
+            for cand in candidates:
+                problem = self.candidate_problem(cand, answer)
+                key = normalize_text(cand.question)
+                if problem:
+                    self.counts[f"rejected_{problem}"] += 1
+                elif key in self.seen or key in local:
+                    self.counts["rejected_duplicate_question"] += 1
+                else:
+                    local.add(key)
+                    valid.append(cand)
+                    answer_of[key] = answer
+        chosen = pick(valid, self.per_fact)
+        self.seen.update(normalize_text(c.question) for c in chosen)
+        self.counts["candidates_beyond_per_fact"] += len(valid) - len(chosen)
+        return [(answer_of[normalize_text(c.question)], c) for c in chosen]
