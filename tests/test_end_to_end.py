@@ -51,6 +51,9 @@ def tiny_params(model_dir: Path) -> dict:
     params["model"]["name"] = str(model_dir)
     params["freeze"]["layers"] = 1
     params["lora"]["r"] = 8
+    # the tiny model's word-level tokenizer has no GGUF form (the export stage's own tests write tiny
+    # Llamas with byte-level BPE); disabled, the stage writes only its README and {"enabled": false}
+    params["export"]["enabled"] = False
     params["train"].update(max_steps=4, batch_size=4, grad_accum=1, eval_steps=2, save_steps=2, threads=1)
     params["eval"].update(max_questions=4, max_new_tokens=6, batch_size=4, few_shot_k=1,
                           unrelated_questions=10, probe_questions=["Who was Ho Chi Minh?"])
@@ -105,6 +108,8 @@ def test_repro_writes_every_declared_output(pipeline_repo):
     for chart in CHARTS:  # shown in report.md by paths relative to it
         assert f"]({Path(chart).relative_to('metrics').as_posix()})" in report, chart
         assert (pipeline_repo / chart).read_bytes().startswith(b"\x89PNG"), chart
+    exported = json.loads((pipeline_repo / "metrics" / "export.json").read_text(encoding="utf-8"))
+    assert exported == {"enabled": False} and (pipeline_repo / "models" / "export" / "README.md").is_file()
     status = run(["dvc", "status", "--json"], pipeline_repo)
     assert json.loads(status.stdout) == {}
 

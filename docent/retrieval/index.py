@@ -83,8 +83,13 @@ class BM25Index:
                             "add documents and run `dvc repro`")
         stemmer = _stemmer()
         bm25 = bm25s.BM25()
-        # create_empty_token: a passage made only of stopwords still gets a row, so row i stays passage i
-        bm25.index([terms(p.text + " " + p.title, stemmer) for p in passages], show_progress=False)
+        tokens = [terms(p.text + " " + p.title, stemmer) for p in passages]
+        # bm25s numbers a vocabulary it builds itself in set order, which follows the interpreter's
+        # string-hash seed (a new one per process): the same index, saved as different files on every
+        # run. Numbered in sorted order, the saved index is byte-identical from run to run.
+        vocab = {term: i for i, term in enumerate(sorted({t for doc in tokens for t in doc}))}
+        # create_empty_token (the default): a passage made only of stopwords still gets a row
+        bm25.index(([[vocab[t] for t in doc] for doc in tokens], vocab), show_progress=False)
         return cls(passages, bm25, {**manifest, "passages": len(passages), "corpus_sha256": corpus_hash(passages)})
 
     def save(self, folder: str | Path) -> None:

@@ -71,6 +71,33 @@ def test_saved_index_is_deterministic_and_loads(tmp_path: Path) -> None:
     assert loaded.retrieve("rice delta", 1)[0].passage.doc_id == "mekong"
 
 
+BUILD_IN_A_NEW_PROCESS = """
+import sys
+sys.path[:0] = sys.argv[2:]
+from test_index import rows
+from docent.retrieval.index import BM25Index
+from docent.retrieval.passages import build_passages
+BM25Index.build(build_passages(rows(), passage_words=20), {"passage_words": 20}).save(sys.argv[1])
+"""
+
+
+def test_saved_index_is_byte_identical_across_processes(tmp_path: Path) -> None:
+    """Each process hashes strings with its own seed, so set order differs between runs: the saved
+    files must not depend on it (dvc.lock records their hash; a new hash re-runs finetune)."""
+    import os
+    import subprocess
+    import sys
+
+    here, root = str(Path(__file__).parent), str(Path(__file__).parents[2])
+    for name, seed in (("a", "1"), ("b", "2")):
+        subprocess.run([sys.executable, "-c", BUILD_IN_A_NEW_PROCESS, str(tmp_path / name), here, root], check=True,
+                       env={**os.environ, "PYTHONHASHSEED": seed})
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert len(files) >= 4
+    different = [str(f) for f in files if (tmp_path / "a" / f).read_bytes() != (tmp_path / "b" / f).read_bytes()]
+    assert different == []
+
+
 def test_manifest_mismatch_and_damaged_files_are_refused(tmp_path: Path) -> None:
     folder = tmp_path / "index"
     BM25Index.build(build_passages(rows(), passage_words=20), {"passage_words": 20}).save(folder)
