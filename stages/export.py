@@ -43,9 +43,9 @@ def main(params_path: str, finetuned: str, split_dir: str, index_dir: str, model
 
     from docent.export.run import run_export
 
-    result, machine = run_export(params, finetuned_dir=Path(finetuned), split_dir=Path(split_dir),
-                                 index_dir=Path(index_dir), model_cache=Path(model_cache), out_dir=Path(out))
-    write_metrics(metrics, {**result, **machine}, machine_metrics)
+    export_metrics = run_export(params, finetuned_dir=Path(finetuned), split_dir=Path(split_dir),
+                                index_dir=Path(index_dir), model_cache=Path(model_cache), out_dir=Path(out))
+    write_metrics(metrics, export_metrics, machine_metrics)
 
 
 if __name__ == "__main__":

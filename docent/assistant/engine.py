@@ -552,9 +552,8 @@ def load_assistant_index(index_dir: Path, retrieval: RetrievalParams) -> BM25Ind
     from docent.retrieval.build import index_manifest
     from docent.retrieval.index import load_index
 
-    expect = {"passage_words": retrieval.passage_words, "versions": index_manifest(retrieval)["versions"]}
     try:
-        return load_index(index_dir, expect=expect)
+        return load_index(index_dir, expect=index_manifest(retrieval))
     except (UserError, FileNotFoundError) as exc:
         message = exc.format_message() if isinstance(exc, UserError) else f"{exc.filename}: file not found"
         if "dvc repro index" not in message:

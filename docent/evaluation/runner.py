@@ -164,8 +164,7 @@ def run_evaluation(
         metrics[f"n_questions.{name}"] = len(splits[name].rows)
         metrics[f"n_questions_available.{name}"] = len(available[name])
     metrics["few_shot_examples"] = len(few_shot)
-    index = load_index(index_dir, expect={"passage_words": retrieval.passage_words,
-                                          "versions": index_manifest(retrieval)["versions"]})
+    index = load_index(index_dir, expect=index_manifest(retrieval))
     if retrieval.k > len(index.passages):
         metrics["retrieval.k_clamped_to_passages"] = len(index.passages)
     classifier = load_classifier(classifier_dir)

@@ -76,8 +76,7 @@ def verification_prompts(tokenizer: Any, questions: list[str], context: str, par
         from docent.retrieval.build import index_manifest
         from docent.retrieval.index import load_index
 
-        retriever = load_index(index_dir, expect={"passage_words": params.retrieval.passage_words,
-                                                  "versions": index_manifest(params.retrieval)["versions"]})
+        retriever = load_index(index_dir, expect=index_manifest(params.retrieval))
     path = AnswerPath(tokenizer, retriever=retriever, k=params.retrieval.k, min_score=params.retrieval.min_score,
                       abstain=params.assistant.abstain)
     return [p.prompt for p in (path.plan(q) for q in questions) if p.prompt is not None]
@@ -96,8 +95,8 @@ def check_template(template: str, tokenizer: Any) -> bool:
 
 
 def run_export(params: Params, *, finetuned_dir: Path, split_dir: Path, index_dir: Path, model_cache: Path,
-               out_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Write `out_dir`; return (metrics, machine figures)."""
+               out_dir: Path) -> dict[str, Any]:
+    """Write `out_dir`; return its flat metrics (machine figures by their `*_s` / `*_mb` names)."""
     import torch
 
     from docent.evaluation.charts import params_hash
@@ -114,7 +113,7 @@ def run_export(params: Params, *, finetuned_dir: Path, split_dir: Path, index_di
         with atomic_dir(out_dir) as tmp:
             (tmp / "README.md").write_text("# docent export\n\nDisabled (`export.enabled: false`).\n",
                                            encoding="utf-8")
-        return {"enabled": False}, {}
+        return {"enabled": False}
     method = str(manifest.get("method"))
     if not _has_tokenizer(finetuned_dir):
         raise UserError(f"{finetuned_dir}: no tokenizer files ({', '.join(_TOKENIZER_FILES)}) beside the "
@@ -221,7 +220,7 @@ def run_export(params: Params, *, finetuned_dir: Path, split_dir: Path, index_di
                 "tensor_types": ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))}
         with atomic_write(tmp / "README.md") as fh:
             fh.write(modelfile.readme_text(info, context=context, abstain=abstain, stops=stops))
-    machine = {
+    metrics.update({
         "merge_s": round(merge_s, 2),
         "write_s": round(write_s, 2),
         "load_gguf_s": round(load_s, 2),
@@ -229,6 +228,6 @@ def run_export(params: Params, *, finetuned_dir: Path, split_dir: Path, index_di
         "total_s": round(time.perf_counter() - started, 2),
         "gguf_size_mb": round(size / 2**20, 2),
         "peak_rss_mb": round(peak_rss_mb(), 1),
-    }
-    log.info("export: %s", ", ".join(f"{k}={v}" for k, v in {**metrics, **machine}.items()))
-    return metrics, machine
+    })
+    log.info("export: %s", ", ".join(f"{k}={v}" for k, v in metrics.items()))
+    return metrics

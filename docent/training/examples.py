@@ -83,8 +83,7 @@ def _with_contexts(params: Params, index_dir: Path | None, train_rows: list[dict
     if index_dir is None:
         raise UserError("train.context = 'retrieved' needs the index (--index models/index); "
                         "or set train.context: none")
-    index = load_index(index_dir, expect={"passage_words": params.retrieval.passage_words,
-                                          "versions": index_manifest(params.retrieval)["versions"]})
+    index = load_index(index_dir, expect=index_manifest(params.retrieval))
     abstain = params.assistant.abstain
     train_rows, counts = with_contexts(train_rows, index, params.retrieval, abstain, params.seed)
     val_rows, val_counts = with_contexts(val_rows, index, params.retrieval, abstain, params.seed)
