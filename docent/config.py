@@ -111,6 +111,7 @@ class RetrievalParams:
     abstain_share: float = bounded(ge=0, le=1)
     min_score: float = bounded(ge=0)
     distractor_pool: int = bounded(ge=0, le=50)
+    absent_document_share: float = bounded(ge=0, le=1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,6 +125,7 @@ class ClassifierParams:
     C: float = bounded(gt=0)
     min_recall: float = bounded(gt=0, le=1)
     max_unrelated_admitted: float = bounded(ge=0, le=1)
+    threshold_folds: int = bounded(ge=0, le=20)
     background_articles: int = bounded(ge=0)
 
     def check(self) -> None:

@@ -11,6 +11,11 @@ the row order or the number of processes):
 - otherwise: the top k passages that are not gold; target: `assistant.abstain` with probability
   `retrieval.abstain_share`, else the answer (memorisation). When a distractor happens to state
   the fact (its short answer), abstaining would be wrong, so the target is the answer.
+  In a share `retrieval.absent_document_share` of these rows no passage of the gold document is
+  left either, as when a question's whole document is missing from the sources (test_absent): the
+  passages then come from other documents that name the question's words in passing. Without
+  these rows the model only saw its abstention beside other passages of the asked-about
+  document, and answered 0.80 of test_absent wrongly.
 Only the answer tokens carry loss; the passages are prompt.
 """
 
@@ -34,11 +39,13 @@ def with_contexts(rows: Sequence[dict[str, Any]], index: BM25Index, params: Retr
     counts: Counter[str] = Counter()
     by_id = {p.passage_id: p for p in index.passages}
     k = min(params.k, len(index.passages))
+    doc_passages = Counter(p.doc_id for p in index.passages)
     out: list[dict[str, Any]] = []
     for row in rows:
         rng = random.Random(f"{seed}:{row.get('id', row['question'])}")
+        doc_id = str(row.get("doc_id", ""))
         retrieved = [r.passage for r in index.retrieve(str(row["question"]), k + params.distractor_pool)]
-        gold = gold_passages(index.passages, row.get("sent_ids", ()), str(row.get("doc_id", "")))
+        gold = gold_passages(index.passages, row.get("sent_ids", ()), doc_id)
         answer = str(row["answer"])
         if gold and rng.random() < params.p_gold:
             context = retrieved[:k]
@@ -48,8 +55,15 @@ def with_contexts(rows: Sequence[dict[str, Any]], index: BM25Index, params: Retr
             target = answer
             counts["gold_present"] += 1
         else:
-            context = [p for p in retrieved if p.passage_id not in gold][:k]
             counts["gold_absent"] += 1
+            if doc_id and params.absent_document_share and rng.random() < params.absent_document_share:
+                counts["gold_document_absent"] += 1
+                # enough candidates that k remain once every passage of the document is out
+                pool = k + params.distractor_pool + doc_passages[doc_id]
+                retrieved = [r.passage for r in index.retrieve(str(row["question"]), pool)]
+                context = [p for p in retrieved if p.doc_id != doc_id][:k]
+            else:
+                context = [p for p in retrieved if p.passage_id not in gold][:k]
             short = str(row.get("short_answer") or "")
             stated = bool(short) and any(states_fact(p.text, short) for p in context)
             if stated:

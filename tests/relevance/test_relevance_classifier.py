@@ -26,7 +26,7 @@ from stages.classifier import main as classifier_main
 REPO = Path(__file__).resolve().parents[2]
 PARAMS = ClassifierParams(word_ngram_max=0, char_ngram_min=1, char_ngram_max=4, hash_bits=14, sublinear_tf=True,
                           strip_accents=True, C=4.0, min_recall=0.9, max_unrelated_admitted=1.0,
-                          background_articles=0)
+                          threshold_folds=0, background_articles=0)
 PLACES = ["Hanoi", "Huế", "Saigon", "Đà Nẵng", "Hải Phòng", "Cần Thơ", "the Mekong Delta", "Tonkin"]
 RULERS = ["Lê Lợi", "Trần Hưng Đạo", "the Trưng sisters", "Hồ Chí Minh", "Quang Trung", "Gia Long"]
 TOPICS = ["photosynthesis", "the violin", "baking bread", "volcanoes", "the stock market", "chess openings",
@@ -210,3 +210,29 @@ def test_feature_params_are_checked(tmp_path, change, message):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
     with pytest.raises(UserError, match=message):
         load_params(tmp_path / "params.yaml", "classifier")
+
+
+def test_out_of_fold_scores_come_from_models_that_never_saw_the_fact():
+    from dataclasses import replace
+
+    from docent.relevance.train import out_of_fold_scores
+
+    # two phrasings per fact; an unseen fact's questions score lower than a memorised one's
+    related = related_questions()
+    train = [{"question": q, "fact_id": f"f{k // 2}"} for k, q in enumerate(related)]
+    unrelated = [{"question": q, "source": f"s{k % 7}"} for k, q in enumerate(unrelated_questions())]
+    splits = {"train": train, "unrelated_train": unrelated}
+    scores, labels = out_of_fold_scores(splits, [], [], replace(PARAMS, threshold_folds=3), seed=0)
+    assert labels.tolist() == [1] * len(train) + [0] * len(unrelated)
+    # the same questions scored by the model trained on all of them: higher, since it saw each one
+    full = RelevanceClassifier(pipeline=train_classifier(related, [r["question"] for r in unrelated], PARAMS, 0),
+                               threshold=0.5)
+    assert scores[:len(train)].mean() < full.score(related).mean()
+    assert scores[:len(train)].min() > scores[len(train):].max() - 0.5  # still a classifier, not noise
+    # deterministic
+    again, _ = out_of_fold_scores(splits, [], [], replace(PARAMS, threshold_folds=3), seed=0)
+    assert np.array_equal(scores, again)
+    # folds = 0 or too few groups: no out-of-fold scores
+    none, none_labels = out_of_fold_scores({"train": train[:2], "unrelated_train": unrelated}, [], [],
+                                           replace(PARAMS, threshold_folds=3), seed=0)
+    assert none.size == 0 and none_labels.size == 0

@@ -35,7 +35,7 @@ def index() -> BM25Index:
 
 def params(**kw: float) -> RetrievalParams:
     return RetrievalParams(**{"passage_words": 12, "k": 2, "p_gold": 0.8, "abstain_share": 1.0, "min_score": 0.0,
-                              "distractor_pool": 5,
+                              "distractor_pool": 5, "absent_document_share": 0.0,
                               **kw})
 
 
@@ -92,3 +92,20 @@ def test_loss_only_on_the_answer_over_a_context_prompt() -> None:
     # every token of the passages and the question is prompt
     prompt_len = enc["labels"].index(next(label for label in enc["labels"] if label != IGNORE_INDEX))
     assert prompt_len > 40 and all(label == IGNORE_INDEX for label in enc["labels"][:prompt_len])
+
+
+def test_absent_document_rows_leave_out_every_passage_of_the_gold_document() -> None:
+    idx = index()
+    docs = [{**q, "doc_id": q["sent_ids"][0].split("#")[0]} for q in QA]
+    # with only the gold passage out, other passages of the same document stay (hanoi has two)
+    kept, _ = with_contexts(docs, idx, params(p_gold=0.0), ABSTAIN, seed=1)
+    by_doc = {p.passage_id: p.doc_id for p in idx.passages}
+    assert any(by_doc[pid] == row["doc_id"] for row in kept for pid in row["context_passages"])
+    out, counts = with_contexts(docs, idx, params(p_gold=0.0, absent_document_share=1.0), ABSTAIN, seed=1)
+    for row in out:  # (a question whose words no other document has retrieves nothing else)
+        assert all(by_doc[pid] != row["doc_id"] for pid in row["context_passages"]) and row["answer"] == ABSTAIN
+    assert sum(bool(row["context_passages"]) for row in out) >= 2
+    assert counts["gold_document_absent"] == 3 and counts["gold_absent"] == 3
+    # share 0 draws nothing extra: the same contexts and targets as before the option existed
+    again, counts0 = with_contexts(docs, idx, params(p_gold=0.0), ABSTAIN, seed=1)
+    assert again == kept and counts0["gold_document_absent"] == 0
