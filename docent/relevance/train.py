@@ -98,9 +98,9 @@ def out_of_fold_scores(splits: dict[str, list[dict[str, Any]]], related_rest: li
     from sklearn.model_selection import GroupKFold
 
     def grouped(rows: list[dict[str, Any]], key: str) -> tuple[list[str], np.ndarray]:
-        names = sorted({str(r.get(key) or r["question"]) for r in rows})
-        ids = {n: i for i, n in enumerate(names)}
-        return [str(r["question"]) for r in rows], np.array([ids[str(r.get(key) or r["question"])] for r in rows])
+        """The questions and a group number per question (its `key`, else the question itself)."""
+        keys = [str(r.get(key) or r["question"]) for r in rows]
+        return [str(r["question"]) for r in rows], np.unique(keys, return_inverse=True)[1]
 
     pos, pos_groups = grouped(splits["train"], "fact_id")
     neg, neg_groups = grouped(splits["unrelated_train"], "source")
@@ -130,13 +130,14 @@ def train_and_evaluate(split_dir: str | Path, sentences_path: str | Path, params
     snapshot = load_snapshot()
     # the held-out documents are no positives (as if the user had never supplied them), but they stay
     # out of the background negatives too: they are still the domain
-    related_text = questions["train"] + domain_texts([r for r in domain_rows
-                                                      if str(r.get("doc_id", "")) not in absent_docs])
-    negative_text = questions["unrelated_train"] + unrelated_texts(splits["unrelated_train"], snapshot,
-                                                                     sentences_per_article)
+    # the texts beside the questions: every fold's model of out_of_fold_scores trains on them too
+    domain_statements = domain_texts([r for r in domain_rows if str(r.get("doc_id", "")) not in absent_docs])
     taken = {str(r["source"]) for name, rows in splits.items() if name.startswith("unrelated") for r in rows}
     background = background_articles(snapshot, domain_rows, taken, params.background_articles, seed)
-    negative_text += article_texts(background, sentences_per_article)
+    other_statements = (unrelated_texts(splits["unrelated_train"], snapshot, sentences_per_article)
+                        + article_texts(background, sentences_per_article))
+    related_text = questions["train"] + domain_statements
+    negative_text = questions["unrelated_train"] + other_statements
     pipeline = train_classifier(related_text, negative_text, params, seed)
     classifier = RelevanceClassifier(pipeline=pipeline, threshold=0.5)
     val_texts, val_labels = labelled(questions["val"], questions["unrelated_val"])
@@ -144,8 +145,7 @@ def train_and_evaluate(split_dir: str | Path, sentences_path: str | Path, params
     if params.threshold_folds:
         # Out-of-fold scores of the train questions: a fold's questions are scored by a model that
         # never saw them (nor other phrasings of their facts), as unseen questions will be.
-        oof, oof_labels = out_of_fold_scores(splits, related_text[len(questions["train"]):],
-                                             negative_text[len(questions["unrelated_train"]):], params, seed)
+        oof, oof_labels = out_of_fold_scores(splits, domain_statements, other_statements, params, seed)
         scores, labels = np.concatenate([scores, oof]), np.concatenate([labels, oof_labels])
     classifier.threshold = choose_threshold(scores, labels, params.min_recall, params.max_unrelated_admitted)
     metrics: dict[str, Any] = {"threshold": classifier.threshold, "threshold_questions": int(labels.sum()),
