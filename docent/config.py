@@ -77,6 +77,7 @@ class CleanParams:
 class QAParams:
     generator: Literal["rules", "llm"]
     per_fact: int = bounded(ge=1, le=10)
+    colloquial_forms: int = bounded(ge=0, le=2)
     model: str
     unrelated_pages: int = bounded(ge=0)
     unrelated_extra: str

@@ -14,7 +14,7 @@ from docent.cli import UserError
 from docent.config import Params
 from docent.io import read_jsonl
 from docent.qa.grounding import normalize_text
-from docent.qa.records import SENTENCE_KEYS, QAPair, Sentence, sentences_from_rows
+from docent.qa.records import SENTENCE_KEYS, QAPair, Sentence, sentence_key, sentences_from_rows
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def build_generator(params: Params, model_cache: str | Path) -> Generator:
         from docent.qa.rules import RulesGenerator, load_spacy
 
         return RulesGenerator(load_spacy(), per_fact=qa.per_fact, max_answer_words=qa.max_answer_words,
-                              min_overlap=qa.min_overlap)
+                              min_overlap=qa.min_overlap, colloquial=qa.colloquial_forms)
     from docent.modeling.loading import load_base_model, load_tokenizer, resolve_model_source
     from docent.qa.llm import LLMGenerator
 
@@ -47,7 +47,8 @@ def build_generator(params: Params, model_cache: str | Path) -> Generator:
     model = load_base_model(model_params, model_cache)
     tokenizer = load_tokenizer(resolve_model_source(model_params, model_cache), model_params.trust_remote_code)
     return LLMGenerator(model, tokenizer, per_fact=qa.per_fact, min_overlap=qa.min_overlap,
-                        max_new_tokens=qa.llm_max_new_tokens, max_answer_words=qa.max_answer_words)
+                        max_new_tokens=qa.llm_max_new_tokens, max_answer_words=qa.max_answer_words,
+                        colloquial=qa.colloquial_forms)
 
 
 def qa_rows(pairs: Sequence[QAPair]) -> list[dict[str, Any]]:
@@ -58,6 +59,34 @@ def qa_rows(pairs: Sequence[QAPair]) -> list[dict[str, Any]]:
         per_fact[pair.fact_id] += 1
         rows.append(pair.row(f"{pair.fact_id}/q{per_fact[pair.fact_id]}"))
     return rows
+
+
+def phrasing_metrics(pairs: Sequence[QAPair], sentences: Sequence[Sentence]) -> dict[str, float]:
+    """How much of the corpus the pairs cover and how varied their phrasings are.
+
+    - coverage: share of the clean sentences that some pair is grounded in (a sentence with no
+      question is never taught);
+    - phrasings_per_fact: questions per fact, all of them and the checked ones (no visitor forms);
+    - self_bleu: BLEU of each phrasing against the other phrasings of its fact (lowercased),
+      averaged over facts with two or more: 100 = the same words, lower = more varied wording.
+    """
+    from sacrebleu.metrics import BLEU
+
+    keys = {s.key for s in sentences}
+    covered = {sentence_key(p.doc_id, s) for p in pairs for s in p.sent_ids} & keys
+    by_fact: dict[str, list[QAPair]] = {}
+    for pair in pairs:
+        by_fact.setdefault(pair.fact_id, []).append(pair)
+    bleu = BLEU(lowercase=True, effective_order=True)
+    scores = [bleu.sentence_score(p.question, [o.question for o in group if o is not p]).score
+              for group in by_fact.values() if len(group) >= 2 for p in group]
+    checked = [p for p in pairs if not p.variant_of]
+    return {
+        "coverage": round(len(covered) / len(keys), 4) if keys else 0.0,
+        "phrasings_per_fact": round(len(pairs) / len(by_fact), 3) if by_fact else 0.0,
+        "checked_phrasings_per_fact": round(len(checked) / len({p.fact_id for p in checked}), 3) if checked else 0.0,
+        "self_bleu": round(sum(scores) / len(scores), 2) if scores else 0.0,
+    }
 
 
 def unrelated_rows(sentences: Sequence[Sentence], domain: Sequence[Sentence], generator: Generator,
@@ -124,6 +153,7 @@ def generate_all(params: Params, sentences_path: str | Path,
         f"pairs_{params.qa.generator}": len(pairs),
         "pairs": len(pairs),
         "unrelated": len(unrelated),
+        **phrasing_metrics(pairs, sentences),
     }
     for qtype, n in sorted(Counter(p.qtype for p in pairs).items()):
         metrics[f"qtype_{qtype}"] = n

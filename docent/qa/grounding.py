@@ -78,8 +78,21 @@ def _broken_punctuation(text: str) -> bool:
     return bool(re.search(r"\s[,;:.?!]|[,;:]\s*[,;:.?!]|,,|\(\s*\)|^\W|\s{2,}|[\n\r\t]", text))
 
 
-def question_problem(question: str, allow_possessive: bool = False, max_words: int = 24) -> str | None:
-    """Why this question is not kept, or None if it reads as a well-formed, self-contained question."""
+# Code-like words name a specific thing as well as a capital does: `os.path.join`, `pip_install`, `main()`.
+_CODE_WORD = re.compile(r"\w[._]\w|\(\)|^-{1,2}\w")
+
+
+def topic_words(title: str) -> frozenset[str]:
+    """A document's title words that anchor a question about it ("What is napalm?" in "Napalm")."""
+    return frozenset(w for w in content_tokens(title) if len(w) >= 3 and not w.isdigit())
+
+
+def question_problem(question: str, allow_possessive: bool = False, max_words: int = 24,
+                     topic: frozenset[str] = frozenset()) -> str | None:
+    """Why this question is not kept, or None if it reads as a well-formed, self-contained question.
+
+    `topic`: the words of the source document's title (`topic_words`); a question naming the
+    document's topic has something specific to ask about even without a capital or a number."""
     q = question.strip()
     n_words = len(q.split())
     if n_words < 3:
@@ -96,9 +109,11 @@ def question_problem(question: str, allow_possessive: bool = False, max_words: i
     blocked = UNRESOLVED_PRONOUNS if allow_possessive else UNRESOLVED_PRONOUNS | POSSESSIVE_PRONOUNS
     if any(t in blocked for t in tokens):
         return "question_unresolved_pronoun"
-    # Something specific to ask about: a name (capitalised word after the first) or a number.
+    # Something specific to ask about: a name (capitalised word after the first), a number, a code
+    # word, or the document's topic.
     rest = q.split()[1:]
-    if not any(w[:1].isupper() or any(c.isdigit() for c in w) for w in rest):
+    if not any(w[:1].isupper() or any(c.isdigit() for c in w) or _CODE_WORD.search(w) for w in rest) and not (
+            topic & set(tokens[1:])):
         return "question_no_anchor"
     return None
 

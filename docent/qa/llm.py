@@ -76,7 +76,8 @@ def proposal_of(item: Any, short_answers: bool = True) -> tuple[Proposal | None,
 
 class LLMGenerator:
     def __init__(self, model: Any, tokenizer: PreTrainedTokenizerBase, per_fact: int,
-                 min_overlap: float, max_new_tokens: int, max_answer_words: int, batch_size: int = 8):
+                 min_overlap: float, max_new_tokens: int, max_answer_words: int, batch_size: int = 8,
+                 colloquial: int = 0):
         self.model = model
         self.tokenizer = tokenizer
         self.per_fact = per_fact
@@ -84,6 +85,7 @@ class LLMGenerator:
         self.max_new_tokens = max_new_tokens
         self.max_answer_words = max_answer_words
         self.batch_size = batch_size
+        self.colloquial = colloquial
 
     def complete(self, prompts: Sequence[str]) -> list[str]:
         """Greedy decoding (deterministic), left-padded batches."""
@@ -108,7 +110,8 @@ class LLMGenerator:
     def generate(self, sentences: Sequence[Sentence],
                  short_answers: bool = True) -> tuple[list[QAPair], Counter[str]]:
         counts: Counter[str] = Counter()
-        selection = Selection(self.per_fact, self.max_answer_words, self.min_overlap, short_answers, counts)
+        selection = Selection(self.per_fact, self.max_answer_words, self.min_overlap, short_answers, counts,
+                              colloquial=self.colloquial)
         usable = [s for s in sentences if s.text.strip()]
         counts["rejected_empty_sentence"] += len(sentences) - len(usable)
         prompts = [build_prompt(self.tokenizer, s.title, s.text, self.per_fact) for s in usable]
@@ -126,11 +129,12 @@ class LLMGenerator:
                     counts[f"rejected_{reason}"] += 1
                 else:
                     proposals.append(proposal)
-            kept = selection.keep(proposals, sentence.text)
+            kept = selection.keep(proposals, sentence.text, sentence.title)
             for answer, cand in kept:
                 pairs.append(QAPair(question=cand.question, answer=answer, short_answer=cand.short,
                                     doc_id=sentence.doc_id, sent_ids=(sentence.sent_id,), fact_id=sentence.key,
-                                    qtype=cand.qtype, generator=GENERATOR))
+                                    qtype=cand.qtype, generator=GENERATOR,
+                                    variant_of=cand.variant_of))
             if not kept:
                 counts["sentences_without_question"] += 1
         return pairs, counts

@@ -9,7 +9,8 @@ from typing import Any
 from docent.cli import UserError
 
 SENTENCE_KEYS = ("doc_id", "title", "sent_id", "text")
-QA_KEYS = ("id", "question", "answer", "short_answer", "doc_id", "sent_ids", "generator", "fact_id", "qtype")
+QA_KEYS = ("id", "question", "answer", "short_answer", "doc_id", "sent_ids", "generator", "fact_id", "qtype",
+           "variant_of")
 UNRELATED_KEYS = ("id", "question", "source")
 
 
@@ -43,6 +44,7 @@ class QAPair:
     fact_id: str
     qtype: str
     generator: str
+    variant_of: str = ""  # a visitor form of this question (colloquial.py); "" for a checked question
 
     def row(self, row_id: str) -> dict[str, Any]:
         return {
@@ -55,6 +57,7 @@ class QAPair:
             "generator": self.generator,
             "fact_id": self.fact_id,
             "qtype": self.qtype,
+            "variant_of": self.variant_of,
         }
 
 

@@ -11,7 +11,10 @@ them. `Selection.keep` then, in this order:
    answer (stated by the answer, not given away by the question);
 3. drops questions already asked, by this fact or any earlier one (`normalize_text`);
 4. keeps up to `per_fact` of the valid questions, as many different forms as possible (`pick`), and
-   counts the rest as `candidates_beyond_per_fact`.
+   counts the rest as `candidates_beyond_per_fact`;
+5. adds up to `colloquial` visitor forms of each kept question (colloquial.py: "whats the capital of
+   vietnam"), new ones only, each naming the question it came from (`variant_of`) so that split
+   keeps a question and its forms in one split.
 
 Every reject is counted by reason (`rejected_<reason>`) in `counts`, never kept.
 """
@@ -20,9 +23,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from docent.qa.grounding import answer_problem, normalize_text, question_problem, short_answer_problem, token_overlap
+from docent.qa.colloquial import colloquial_forms
+from docent.qa.grounding import (
+    answer_problem,
+    normalize_text,
+    question_problem,
+    short_answer_problem,
+    token_overlap,
+    topic_words,
+)
 
 QTYPE_ORDER = ("define", "who", "what", "when", "where", "which", "how_many", "how_long")
 
@@ -33,6 +44,7 @@ class Candidate:
     question: str
     short: str  # the span the question asks for: a name, a date, a number, a short noun phrase
     allow_possessive: bool = False  # the wh-word is the referent of "his"/"her"
+    variant_of: str = ""  # a visitor form: the checked question it was derived from
 
 
 Proposal = tuple[str, Sequence[Candidate]]  # an answer and the questions proposed for it
@@ -63,6 +75,7 @@ class Selection:
     min_overlap: float
     short_answers: bool = True
     counts: Counter[str] = field(default_factory=Counter)
+    colloquial: int = 0  # visitor forms added per kept question
     seen: set[str] = field(default_factory=set)
 
     def answer_problem(self, answer: str, passage: str) -> str | None:
@@ -71,12 +84,14 @@ class Selection:
             problem = "not_grounded"
         return problem
 
-    def candidate_problem(self, cand: Candidate, answer: str) -> str | None:
-        return question_problem(cand.question, allow_possessive=cand.allow_possessive) or (
+    def candidate_problem(self, cand: Candidate, answer: str, topic: frozenset[str] = frozenset()) -> str | None:
+        return question_problem(cand.question, allow_possessive=cand.allow_possessive, topic=topic) or (
             short_answer_problem(cand.short, cand.question, answer) if self.short_answers else None)
 
-    def keep(self, proposals: Iterable[Proposal], passage: str) -> list[tuple[str, Candidate]]:
-        """The (answer, question) pairs kept for one fact whose answers come from `passage`."""
+    def keep(self, proposals: Iterable[Proposal], passage: str, title: str = "") -> list[tuple[str, Candidate]]:
+        """The (answer, question) pairs kept for one fact whose answers come from `passage`, in the
+        document titled `title` (its words anchor a question: grounding.question_problem)."""
+        topic = topic_words(title)
         valid: list[Candidate] = []
         answer_of: dict[str, str] = {}  # a valid question's key -> its answer
         local: set[str] = set()
@@ -86,7 +101,7 @@ class Selection:
                 self.counts[f"rejected_{problem}"] += 1
                 continue
             for cand in candidates:
-                problem = self.candidate_problem(cand, answer)
+                problem = self.candidate_problem(cand, answer, topic)
                 key = normalize_text(cand.question)
                 if problem:
                     self.counts[f"rejected_{problem}"] += 1
@@ -99,4 +114,14 @@ class Selection:
         chosen = pick(valid, self.per_fact)
         self.seen.update(normalize_text(c.question) for c in chosen)
         self.counts["candidates_beyond_per_fact"] += len(valid) - len(chosen)
-        return [(answer_of[normalize_text(c.question)], c) for c in chosen]
+        kept = [(answer_of[normalize_text(c.question)], c) for c in chosen]
+        for answer, cand in list(kept):
+            for form in colloquial_forms(cand.question)[:self.colloquial]:
+                key = normalize_text(form)
+                if key in self.seen:
+                    self.counts["colloquial_duplicate_question"] += 1
+                    continue
+                self.seen.add(key)
+                self.counts["colloquial_questions"] += 1
+                kept.append((answer, replace(cand, question=form, variant_of=cand.question)))
+        return kept

@@ -2,8 +2,8 @@
 
 - test_unseen: whole facts held out (`split.unseen_facts` of the facts): was fine-tuning able to teach
   facts at all, or does the model invent confident answers about facts it never saw?
-- test / val: one phrasing of a fact whose other phrasings stay in train, so test asks a taught
-  fact in a form training never showed (extraction, not recall of a seen string).
+- test / val: one phrasing of a fact (with its visitor forms) whose other phrasings stay in train,
+  so test asks a taught fact in a form training never showed (extraction, not recall of a seen string).
 - test_absent: every question of `split.absent_documents` whole documents (a seeded choice), which
   are also left out of the retrieval index and the classifier's positives: questions of the domain
   whose answers are (mostly) in no remaining source, where the right answer is the abstention.
@@ -38,6 +38,19 @@ def dedupe(rows: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
     return kept, len(rows) - len(kept)
 
 
+def phrasing_groups(rows: Sequence[dict[str, Any]], assigned: set[int]) -> dict[str, list[list[int]]]:
+    """Each fact's questions in groups that go to one split together: a checked question and the
+    visitor forms derived from it (`variant_of`, docent/qa/colloquial.py). "whats the capital of
+    vietnam" in train would give away "What is the capital of Vietnam?" in test."""
+    groups: dict[str, dict[str, list[int]]] = {}
+    for k, row in enumerate(rows):
+        if k in assigned:
+            continue
+        root = normalize_text(str(row.get("variant_of") or row["question"]))
+        groups.setdefault(str(row["fact_id"]), {}).setdefault(root, []).append(k)
+    return {fact: list(by_root.values()) for fact, by_root in groups.items()}
+
+
 def split_qa(rows: Sequence[dict[str, Any]], params: SplitParams, seed: int) -> tuple[dict[str, list], Counter]:
     counts: Counter[str] = Counter()
     rows, counts["dropped_duplicate_question"] = dedupe(rows)
@@ -47,10 +60,7 @@ def split_qa(rows: Sequence[dict[str, Any]], params: SplitParams, seed: int) -> 
                         f"{len(documents)} documents; hold out fewer")
     absent = set(random.Random(seed + 2).sample(documents, params.absent_documents))
     assignment: dict[int, str] = {k: "test_absent" for k, row in enumerate(rows) if str(row["doc_id"]) in absent}
-    by_fact: dict[str, list[int]] = {}
-    for k, row in enumerate(rows):
-        if k not in assignment:
-            by_fact.setdefault(str(row["fact_id"]), []).append(k)
+    by_fact = phrasing_groups(rows, set(assignment))
     facts = sorted(by_fact)
     rng = random.Random(seed)
     rng.shuffle(facts)
@@ -58,27 +68,32 @@ def split_qa(rows: Sequence[dict[str, Any]], params: SplitParams, seed: int) -> 
     unseen, taught = facts[:n_unseen], facts[n_unseen:]
     if not taught:
         raise UserError(f"split.unseen_facts = {params.unseen_facts:g}: holds out every one of {len(facts)} facts")
-    assignment.update({k: "test_unseen" for fact in unseen for k in by_fact[fact]})
+    assignment.update({k: "test_unseen" for fact in unseen for group in by_fact[fact] for k in group})
     remaining = {fact: list(by_fact[fact]) for fact in taught}
-    n_taught = sum(len(v) for v in remaining.values())
+    n_taught = sum(len(group) for groups in remaining.values() for group in groups)
     # round() of each share of the taught questions; whatever is not test or val is train
     targets = {"test": round(params.test * n_taught), "val": round(params.val * n_taught)}
     for name in ("test", "val"):
         taken = 0
         while taken < targets[name]:
-            # one phrasing per fact per pass, only from facts that keep at least one phrasing for train
+            # one phrasing (with its visitor forms) per fact per pass, only from facts that keep at
+            # least one other phrasing for train
             eligible = [fact for fact in taught if len(remaining[fact]) >= 2]
             if not eligible:
                 break
             rng.shuffle(eligible)
-            for fact in eligible[:targets[name] - taken]:
-                pick = remaining[fact].pop(rng.randrange(len(remaining[fact])))
-                assignment[pick] = name
-                taken += 1
+            for fact in eligible:
+                if taken >= targets[name]:
+                    break
+                group = remaining[fact].pop(rng.randrange(len(remaining[fact])))
+                for k in group:
+                    assignment[k] = name
+                taken += len(group)
         counts[f"{name}_shortfall"] = targets[name] - taken
     for fact in taught:
-        for k in remaining[fact]:
-            assignment[k] = "train"
+        for group in remaining[fact]:
+            for k in group:
+                assignment[k] = "train"
     splits: dict[str, list[dict[str, Any]]] = {name: [] for name in QA_SPLITS}
     for k, row in enumerate(rows):
         splits[assignment[k]].append(row)

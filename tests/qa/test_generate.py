@@ -131,7 +131,10 @@ def test_generate_all_rows_and_metrics(tmp_path: Path, monkeypatch: pytest.Monke
     assert {k: v for k, v in metrics.items() if not k.endswith("_s")} == {
         "sentences": 3, "facts": 2, "pairs_rules": 3, "pairs": 3, "unrelated": 1,
         "qtype_what": 1, "qtype_when": 1, "qtype_where": 1,
-        "sentences_without_question": 1, "unrelated_extra_questions": 2, "unrelated_rejected_also_in_domain": 1}
+        "sentences_without_question": 1, "unrelated_extra_questions": 2, "unrelated_rejected_also_in_domain": 1,
+        # 2 of 3 sentences asked; 3 questions about 2 facts; the one fact with two phrasings shares
+        # "is Hanoi ?" between them (sacrebleu sentence BLEU of one against the other)
+        "coverage": 0.6667, "phrasings_per_fact": 1.5, "checked_phrasings_per_fact": 1.5, "self_bleu": 59.46}
 
 
 def test_generate_all_refuses_to_write_empty_datasets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

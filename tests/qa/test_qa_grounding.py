@@ -67,3 +67,15 @@ def test_normalization_merges_unicode_forms_and_punctuation():
                                                  ("Hanoi?", "other")])
 def test_question_type(question, qtype):
     assert question_type(question) == qtype
+
+
+def test_the_document_topic_and_code_words_anchor_a_question():
+    from docent.qa.grounding import topic_words
+
+    assert question_problem("What is napalm?") == "question_no_anchor"
+    assert question_problem("What is napalm?", topic=topic_words("Napalm")) is None
+    # the title's stopwords and short words anchor nothing
+    assert question_problem("What did the empires introduce?", topic=topic_words("The Age of Empires")) is None
+    assert question_problem("What did the empires introduce?", topic=topic_words("Colonialism")) == \
+        "question_no_anchor"
+    assert question_problem("What does os.path.join return?") is None

@@ -171,3 +171,19 @@ def test_templated_facts_always_yield_grounded_answers(name, year, place):
     pairs, _ = generator().generate([Sentence(doc_id="t", title=name, sent_id=0, text=text)])
     assert pairs, text
     assert all(p.answer == text for p in pairs)
+
+
+def test_a_long_predicate_is_also_asked_by_its_head():
+    # the whole predicate runs past 24 words or carries a pronoun from its tail; its head up to the
+    # first comma still asks the fact
+    pairs, _ = run(("Charles de Gaulle", "Following the 1958 Algiers putsch, Charles de Gaulle came out of "
+                                         "retirement at the request of President René Coty, who appointed him "
+                                         "Prime Minister."))
+    asked = questions(pairs)
+    assert "Who came out of retirement at the request of President René Coty?" in asked
+    assert not any("appointed him" in q for q in asked)
+
+
+def test_the_document_title_anchors_a_definition():
+    pairs, _ = run(("Napalm", "Napalm is an incendiary mixture of a gelling agent and a volatile petrochemical."))
+    assert any(p.question.lower() == "what is napalm?" for p in pairs)

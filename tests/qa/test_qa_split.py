@@ -98,3 +98,24 @@ def test_absent_documents_are_held_out_whole():
     with pytest.raises(UserError, match=r"split\.absent_documents = 6"):
         split_all(qa_rows(60, 3, docs=6), unrelated_rows(),
                   SplitParams(train=0.8, val=0.1, test=0.1, unseen_facts=0.1, absent_documents=6), seed=9)
+
+
+def test_a_question_and_its_visitor_forms_share_one_split():
+    rows = []
+    for f in range(60):
+        for k in range(3):
+            base = {"answer": f"Fact {f}.", "doc_id": "d0", "sent_ids": [f], "generator": "rules",
+                    "fact_id": f"d#{f}", "qtype": "what"}
+            rows.append({**base, "id": f"f{f}/q{2 * k}", "question": f"Question {k} about fact {f}?",
+                         "variant_of": ""})
+            rows.append({**base, "id": f"f{f}/q{2 * k + 1}", "question": f"question {k} about fact {f} please",
+                         "variant_of": f"Question {k} about fact {f}?"})
+    splits, _ = split_all(rows, unrelated_rows(), PARAMS, seed=0)
+    where = {row["question"]: name for name in QA_SPLITS for row in splits[name]}
+    for row in rows:
+        if row["variant_of"]:
+            assert where[row["question"]] == where[row["variant_of"]]
+    assert splits["test"] and splits["val"]
+    # test still asks facts taught in train by another phrasing
+    train_facts = {r["fact_id"] for r in splits["train"]}
+    assert {r["fact_id"] for r in splits["test"]} <= train_facts

@@ -25,12 +25,13 @@ class RulesGenerator:
     """sentences -> QA pairs, deterministic for a given spaCy model."""
 
     def __init__(self, nlp: Language, per_fact: int, max_answer_words: int, min_overlap: float = 1.0,
-                 batch_size: int = 256):
+                 batch_size: int = 256, colloquial: int = 0):
         self.nlp = nlp
         self.per_fact = per_fact
         self.max_answer_words = max_answer_words
         self.min_overlap = min_overlap  # answers are the parsed sentence's own words: they pass any threshold
         self.batch_size = batch_size
+        self.colloquial = colloquial
         self.kinds: dict[str, str] = {}
 
     def parse(self, sentences: Sequence[Sentence], counts: Counter[str]) -> list[tuple[Sentence, Doc]]:
@@ -62,17 +63,18 @@ class RulesGenerator:
                  short_answers: bool = True) -> tuple[list[QAPair], Counter[str]]:
         counts: Counter[str] = Counter()
         parsed = self.parse(sentences, counts)
-        selection = Selection(self.per_fact, self.max_answer_words, self.min_overlap, short_answers, counts)
+        selection = Selection(self.per_fact, self.max_answer_words, self.min_overlap, short_answers, counts,
+                              colloquial=self.colloquial)
         pairs: list[QAPair] = []
         for sentence, doc in parsed:
             kept_before = len(pairs)
             for fact in facts_of(doc, self.max_answer_words, self.kinds):
                 fact_id = f"{sentence.key}{fact.suffix}"
-                for answer, cand in selection.keep([(fact.answer, fact.candidates)], doc.text):
+                for answer, cand in selection.keep([(fact.answer, fact.candidates)], doc.text, sentence.title):
                     pairs.append(QAPair(question=cand.question, answer=answer, short_answer=cand.short,
                                         doc_id=sentence.doc_id,
                                         sent_ids=(sentence.sent_id,), fact_id=fact_id, qtype=cand.qtype,
-                                        generator=GENERATOR))
+                                        generator=GENERATOR, variant_of=cand.variant_of))
             if len(pairs) == kept_before:
                 counts["sentences_without_question"] += 1
         return pairs, counts

@@ -373,6 +373,32 @@ class QuestionBuilder:
 
 # ---------------------------------------------------------------- facts
 
+def trimmed_clause(verb: Token, clause: set[int]) -> set[int] | None:
+    """The clause cut before the first comma, semicolon or relative clause after its verb, or None
+    when there is nothing to cut. A long sentence's questions ran over the 24-word limit, or carried a
+    pronoun from the tail ("..., who appointed him Prime Minister"); the head of the predicate still
+    asks the fact: "Who came out of retirement at the request of President René Coty?"."""
+    doc = verb.doc
+    cuts = [i for i in clause if i > verb.i and doc[i].text in (",", ";")]
+    cuts += [doc[i].left_edge.i for i in clause if i > verb.i and doc[i].dep_ in ("relcl", "acl")
+             and doc[i].head.i > verb.i]
+    if not cuts:
+        return None
+    cut = min(cuts)
+    trimmed = {i for i in clause if i < cut}
+    # at least the verb and two words after it: "Who reigned?" asks nothing
+    return trimmed if sum(1 for i in trimmed if i > verb.i) >= 2 else None
+
+
+def clause_candidates(builder: QuestionBuilder) -> list[Candidate]:
+    """The clause's questions, then those of its trimmed head (selection keeps the ones that pass)."""
+    out = builder.candidates()
+    trimmed = trimmed_clause(builder.verb, builder.clause)
+    if trimmed is not None:
+        out += QuestionBuilder(builder.verb, trimmed, builder.kinds).candidates()
+    return out
+
+
 @dataclass(frozen=True)
 class Fact:
     suffix: str  # "" for a whole sentence, ".1", ".2" for clauses of a long one
@@ -392,7 +418,7 @@ def facts_of(doc: Doc, max_answer_words: int, kinds: dict[str, str] | None = Non
     builders = [QuestionBuilder(h, clause_tokens(h), kinds) for h in heads]
     text = fix_spacing(doc.text)
     if len(text.split()) <= max_answer_words or len(builders) == 1:
-        candidates = tuple(c for b in builders for c in b.candidates())
+        candidates = tuple(c for b in builders for c in clause_candidates(b))
         return [Fact("", sentence_case(text), candidates)]
     facts = []
     for k, builder in enumerate(builders, start=1):
@@ -402,5 +428,5 @@ def facts_of(doc: Doc, max_answer_words: int, kinds: dict[str, str] | None = Non
         if not builder.own_subject:
             aux = f" {builder.implied_aux}" if builder.implied_aux else ""
             clause_text = f"{render(np_tokens(builder.subject))}{aux} {clause_text}"
-        facts.append(Fact(f".{k}", sentence_case(clause_text), tuple(builder.candidates())))
+        facts.append(Fact(f".{k}", sentence_case(clause_text), tuple(clause_candidates(builder))))
     return facts

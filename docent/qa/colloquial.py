@@ -1,0 +1,44 @@
+"""Visitor forms of a generated question: how people type it into a kiosk or a chat box.
+
+The generators write questions as an editor would ("When did the Vietnam War end?", "What is the
+capital of Vietnam?"); visitors write "when did vietnam war end", "whats the capital of vietnam",
+"who was tran hung dao": lowercase, no question mark, names without diacritics, contractions,
+articles dropped. A model taught only the first kind meets the second at answer time (the
+natural-question set is written that way), and so does the relevance gate, whose positives come
+from these questions. Each form is derived from a question that already passed every check of the
+selection step, by rewrites that keep its meaning, so it asks the same fact with the same short
+answer.
+"""
+
+from __future__ import annotations
+
+import re
+
+from docent.qa.grounding import normalize_text
+from docent.text.normalize import fold_for_matching
+
+# Rewrites on the folded text (lowercase, accents and punctuation gone), first match wins per rule.
+_CONTRACTIONS = ((re.compile(r"^what is "), "whats "), (re.compile(r"^who is "), "whos "),
+                 (re.compile(r"^where is "), "wheres "), (re.compile(r"^in what year "), "what year "),
+                 (re.compile(r"^in which year "), "what year "))
+_POSSESSIVE = re.compile(r"(\w)['’]s\b")
+_ARTICLES = re.compile(r"\b(?:the|a|an) ")
+
+
+def colloquial_forms(question: str) -> list[str]:
+    """Up to two visitor forms of `question`, different from it and from each other as the selection
+    step compares questions (`normalize_text`: case and punctuation folded, accents kept): the
+    question folded with contractions ("whats", "what year") and names without diacritics, then
+    the same without articles. A form that only changes case or punctuation is no new phrasing, so
+    a question with nothing to contract, fold or drop gets one form or none."""
+    text = fold_for_matching(_POSSESSIVE.sub(r"\1s", question))
+    for pattern, replacement in _CONTRACTIONS:
+        text = pattern.sub(replacement, text, count=1)
+    forms = [text, _ARTICLES.sub("", text)]
+    plain = normalize_text(question)
+    out: list[str] = []
+    for form in forms:
+        # at least the wh-word and two more words ("whats napalm" is a question; "whats" is not)
+        if form != plain and form not in out and len(form.split()) >= 2:
+            out.append(form)
+    return out
