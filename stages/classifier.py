@@ -17,19 +17,28 @@ from docent.io import atomic_dir, write_metrics
 @params_option
 @click.option("--split-dir", required=True, type=click.Path(file_okay=False), help="folder of split JSONL files")
 @click.option("--sentences", required=True, type=click.Path(dir_okay=False), help="domain sentences JSONL (clean)")
+@click.option("--natural", required=True, type=click.Path(dir_okay=False),
+              help="hand-written questions JSONL: those of assistant.domain are measured (natural_admitted)")
+@click.option("--everyday", required=True, type=click.Path(dir_okay=False),
+              help="hand-written everyday questions, one a line: measured (everyday_admitted)")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="classifier folder to write")
 @metrics_option
 @stage_main
-def main(params_path: str, split_dir: str, sentences: str, out: str, metrics: str, machine_metrics: str) -> None:
-    params = load_params(params_path, "classifier", "seed", "qa")
+def main(params_path: str, split_dir: str, sentences: str, natural: str, everyday: str, out: str, metrics: str,
+         machine_metrics: str) -> None:
+    params = load_params(params_path, "classifier", "seed", "qa", "assistant")
     log_params("classifier", params.to_dict())
 
+    from docent.evaluation.natural import everyday_questions, natural_questions
     from docent.relevance.classifier import save_classifier
     from docent.relevance.train import train_and_evaluate
 
     assert params.classifier is not None and params.seed is not None and params.qa is not None
+    assert params.assistant is not None
+    probes = {"natural": [str(r["question"]) for r in natural_questions(natural, params.assistant.domain)],
+              "everyday": everyday_questions(everyday)}
     classifier, classifier_metrics = train_and_evaluate(split_dir, sentences, params.classifier, params.seed,
-                                                        params.qa.unrelated_sentences_per_article)
+                                                        params.qa.unrelated_sentences_per_article, probes)
     with atomic_dir(out) as tmp:
         save_classifier(classifier, tmp, params.classifier, params.seed,
                         extra={"test_metrics": {k: classifier_metrics[k] for k in ("precision", "recall", "f1")}})

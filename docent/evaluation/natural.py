@@ -1,4 +1,5 @@
-"""The hand-written natural questions (data/eval/natural_questions.jsonl), one file for every domain.
+"""The hand-written natural questions (data/eval/natural_questions.jsonl), one file for every domain,
+and the everyday questions no domain should admit (data/eval/everyday_questions.txt).
 
 Each row: domain, question, answer (a reference sentence), short_answer (the span a right answer
 must state), doc_title and sentence (the corpus sentence that states the fact). Written by people
@@ -10,7 +11,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from docent.cli import UserError
 from docent.io import read_jsonl
+
+
+def everyday_questions(path: str | Path) -> list[str]:
+    """Hand-written everyday questions, one a line ("how do i boil an egg"): what a kiosk hears that
+    belongs to no domain. Blank lines and lines starting with # are skipped."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found") from None
+    except UnicodeDecodeError as err:
+        raise UserError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
 def natural_questions(path: str | Path, domain: str) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from docent.qa.grounding import normalize_text
-from docent.text.normalize import fold_for_matching
+from docent.text.normalize import strip_accents
 
 # Rewrites on the folded text (lowercase, accents and punctuation gone), first match wins per rule.
 _CONTRACTIONS = ((re.compile(r"^what is "), "whats "), (re.compile(r"^who is "), "whos "),
@@ -23,6 +23,15 @@ _CONTRACTIONS = ((re.compile(r"^what is "), "whats "), (re.compile(r"^who is "),
                  (re.compile(r"^in which year "), "what year "))
 _POSSESSIVE = re.compile(r"(\w)['’]s\b")
 _ARTICLES = re.compile(r"\b(?:the|a|an) ")
+# Punctuation goes, except inside numbers ("3,358.6 km2", "1.4 solar masses") and code words
+# ("os.path", "upgrade_deps", "application/gzip"), which visitors type as written, and a sign that
+# carries meaning after a number ("40%").
+_PUNCTUATION = re.compile(r"(?<!\d)%|[^\w\s%]+(?!\w)|(?<!\w)[^\w\s]+")
+
+
+def visitor_text(text: str) -> str:
+    """Lowercase, no diacritics, no punctuation but inside words and numbers, single spaces."""
+    return " ".join(_PUNCTUATION.sub(" ", strip_accents(text).casefold()).split())
 
 
 def colloquial_forms(question: str) -> list[str]:
@@ -31,7 +40,7 @@ def colloquial_forms(question: str) -> list[str]:
     question folded with contractions ("whats", "what year") and names without diacritics, then
     the same without articles. A form that only changes case or punctuation is no new phrasing, so
     a question with nothing to contract, fold or drop gets one form or none."""
-    text = fold_for_matching(_POSSESSIVE.sub(r"\1s", question))
+    text = visitor_text(_POSSESSIVE.sub(r"\1s", question))
     for pattern, replacement in _CONTRACTIONS:
         text = pattern.sub(replacement, text, count=1)
     forms = [text, _ARTICLES.sub("", text)]
@@ -39,6 +48,7 @@ def colloquial_forms(question: str) -> list[str]:
     out: list[str] = []
     for form in forms:
         # at least the wh-word and two more words ("whats napalm" is a question; "whats" is not)
-        if form != plain and form not in out and len(form.split()) >= 2:
+        if normalize_text(form) != plain and normalize_text(form) not in map(normalize_text, out) \
+                and len(form.split()) >= 2:
             out.append(form)
     return out

@@ -30,6 +30,8 @@ STOPWORDS = frozenset(
     ]
 )
 _WORD = re.compile(r"\w+", re.UNICODE)
+QUANTIFIERS = frozenset({"most", "many", "some", "much", "all", "none", "half", "part", "several", "few", "each",
+                         "both", "either", "neither", "one", "another", "other", "others"})
 _PAIRS = (("(", ")"), ("[", "]"), ("{", "}"))
 
 
@@ -78,20 +80,36 @@ def _broken_punctuation(text: str) -> bool:
     return bool(re.search(r"\s[,;:.?!]|[,;:]\s*[,;:.?!]|,,|\(\s*\)|^\W|\s{2,}|[\n\r\t]", text))
 
 
-# Code-like words name a specific thing as well as a capital does: `os.path.join`, `pip_install`, `main()`.
-_CODE_WORD = re.compile(r"\w[._]\w|\(\)|^-{1,2}\w")
+# A question without a name, number, code word or topic word is specific when it has this many
+# content words (stopwords aside).
+SPECIFIC_CONTENT_WORDS = 5
+# Code-like words name a specific thing as well as a capital does: `os.path.join`, `pip_install`, `main()`,
+# `application/octet-stream`, `image/svg+xml`.
+_CODE_WORD = re.compile(r"\w[._/+]\w|\(\)|^-{1,2}\w")
 
 
-def topic_words(title: str) -> frozenset[str]:
-    """A document's title words that anchor a question about it ("What is napalm?" in "Napalm")."""
-    return frozenset(w for w in content_tokens(title) if len(w) >= 3 and not w.isdigit())
+Topic = tuple[frozenset[str], ...]  # groups of words; a question holding every word of one is anchored
 
 
-def question_problem(question: str, allow_possessive: bool = False, max_words: int = 24,
-                     topic: frozenset[str] = frozenset()) -> str | None:
+def topic_words(title: str, section: str = "") -> Topic:
+    """What names a document's topic: its whole title ("What is napalm?" in "Napalm"; "dynasty"
+    alone does not name the "Trần dynasty"), or any word of the heading the sentence is under
+    ("How do I install a package?" under "Virtual Environments and Packages")."""
+    def usable(text: str) -> list[str]:
+        return [w for w in content_tokens(text) if len(w) >= 3 and not w.isdigit()]
+
+    groups = [frozenset(usable(title))]
+    heading = usable(section.rsplit(">", 1)[-1])
+    # a plural heading word anchors its singular too
+    groups += [frozenset({w}) for w in sorted({*heading, *(w[:-1] for w in heading if w.endswith("s") and len(w) > 4)})]
+    return tuple(g for g in groups if g)
+
+
+def question_problem(question: str, allow_possessive: bool = False, max_words: int = 30,
+                     topic: Topic = ()) -> str | None:
     """Why this question is not kept, or None if it reads as a well-formed, self-contained question.
 
-    `topic`: the words of the source document's title (`topic_words`); a question naming the
+    `topic`: the source document's title and heading words (`topic_words`); a question naming the
     document's topic has something specific to ask about even without a capital or a number."""
     q = question.strip()
     n_words = len(q.split())
@@ -110,10 +128,13 @@ def question_problem(question: str, allow_possessive: bool = False, max_words: i
     if any(t in blocked for t in tokens):
         return "question_unresolved_pronoun"
     # Something specific to ask about: a name (capitalised word after the first), a number, a code
-    # word, or the document's topic.
+    # word, the document's topic, or enough content words to pin one fact down ("What is thought to
+    # serve as gravitational scaffolding for cosmic structures?"; "What did the empires introduce?"
+    # has two and could be asked of any empire).
     rest = q.split()[1:]
-    if not any(w[:1].isupper() or any(c.isdigit() for c in w) or _CODE_WORD.search(w) for w in rest) and not (
-            topic & set(tokens[1:])):
+    asked = set(tokens[1:])
+    if not any(w[:1].isupper() or any(c.isdigit() for c in w) or _CODE_WORD.search(w) for w in rest) and not any(
+            group <= asked for group in topic) and len(content_tokens(q)) < SPECIFIC_CONTENT_WORDS:
         return "question_no_anchor"
     return None
 
@@ -157,8 +178,9 @@ def short_answer_problem(short_answer: str, question: str, answer: str) -> str |
     terms = fact_terms(short_answer)
     if not terms:
         return "short_answer_empty"
-    # one common word ("city", "period") is in many answers: it cannot tell right from wrong
-    if len(terms) == 1 and short_answer.islower() and terms[0].isalpha():
+    # one common word ("city", "period") is in many answers: it cannot tell right from wrong; nor can
+    # a quantifier that opened the sentence ("Most of the planet is made of water" -> "Most")
+    if len(terms) == 1 and terms[0].isalpha() and (short_answer.islower() or terms[0] in QUANTIFIERS):
         return "short_answer_vague"
     if len(terms) > 8:
         return "short_answer_too_long"  # a clause, not the span asked for (a misparse)

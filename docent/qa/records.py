@@ -28,6 +28,7 @@ class Sentence:
     title: str
     sent_id: int | str
     text: str
+    section: str = ""  # the heading path above it ("Virtual Environments > Creating Virtual Environments")
 
     @property
     def key(self) -> str:
@@ -71,7 +72,11 @@ def sentences_from_rows(rows: list[dict[str, Any]], path: str) -> list[Sentence]
         for key in ("doc_id", "title", "text"):
             if not isinstance(row[key], str):
                 raise UserError(f"{path}:{lineno}: '{key}' must be a string")
-        sentences.append(Sentence(doc_id=row["doc_id"], title=row["title"], sent_id=sent_id, text=row["text"]))
+        section = row.get("section", "")
+        if not isinstance(section, str):
+            raise UserError(f"{path}:{lineno}: 'section' must be a string")
+        sentences.append(Sentence(doc_id=row["doc_id"], title=row["title"], sent_id=sent_id, text=row["text"],
+                                  section=section))
     return sentences
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 
 from docent.qa.colloquial import colloquial_forms
 from docent.qa.grounding import (
+    Topic,
     answer_problem,
     normalize_text,
     question_problem,
@@ -35,7 +36,7 @@ from docent.qa.grounding import (
     topic_words,
 )
 
-QTYPE_ORDER = ("define", "who", "what", "when", "where", "which", "how_many", "how_long")
+QTYPE_ORDER = ("define", "who", "what", "when", "where", "which", "how_many", "how_long", "how")
 
 
 @dataclass(frozen=True)
@@ -84,14 +85,16 @@ class Selection:
             problem = "not_grounded"
         return problem
 
-    def candidate_problem(self, cand: Candidate, answer: str, topic: frozenset[str] = frozenset()) -> str | None:
+    def candidate_problem(self, cand: Candidate, answer: str, topic: Topic = ()) -> str | None:
         return question_problem(cand.question, allow_possessive=cand.allow_possessive, topic=topic) or (
             short_answer_problem(cand.short, cand.question, answer) if self.short_answers else None)
 
-    def keep(self, proposals: Iterable[Proposal], passage: str, title: str = "") -> list[tuple[str, Candidate]]:
+    def keep(self, proposals: Iterable[Proposal], passage: str, title: str = "",
+             section: str = "") -> list[tuple[str, Candidate]]:
         """The (answer, question) pairs kept for one fact whose answers come from `passage`, in the
-        document titled `title` (its words anchor a question: grounding.question_problem)."""
-        topic = topic_words(title)
+        document `title`, under the heading path `section` (they anchor a question:
+        grounding.topic_words)."""
+        topic = topic_words(title, section)
         valid: list[Candidate] = []
         answer_of: dict[str, str] = {}  # a valid question's key -> its answer
         local: set[str] = set()

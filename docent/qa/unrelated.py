@@ -53,20 +53,20 @@ def sample_articles(snapshot: dict[str, dict[str, Any]], domain: Sequence[Senten
 
 
 def lead_sentences(articles: Sequence[tuple[str, str]], per_article: int, counts: Counter[str]) -> list[Sentence]:
-    """The first `per_article` sentences of each article (spaCy's rule-based sentencizer: fast, no
-    parser); those beyond are counted."""
-    import spacy
+    """The first `per_article` sentences of each article; those beyond are counted. Split by the
+    splitter the clean stage splits the domain with (Punkt trained on the text it splits,
+    docent/text/sentences.py), so the classifier's two classes are segmented alike."""
+    from docent.text.sentences import split_sentences, train_punkt
 
-    splitter = spacy.blank("en")
-    splitter.add_pipe("sentencizer")
+    texts = [re.sub(r"\s+", " ", extract).strip() for _, extract in articles]
+    tokenizer, _ = train_punkt(texts)
     sentences: list[Sentence] = []
-    texts = (re.sub(r"\s+", " ", extract).strip() for _, extract in articles)
-    for (title, _), doc in zip(articles, splitter.pipe(texts, batch_size=256), strict=True):
+    for (title, _), text in zip(articles, texts, strict=True):
         doc_id = f"unrelated:{title}"
-        texts_of_article = [sent.text.strip() for sent in doc.sents if sent.text.strip()]
+        texts_of_article = split_sentences(tokenizer, text)
         counts["unrelated_sentences_beyond_lead"] += max(0, len(texts_of_article) - per_article)
-        for k, text in enumerate(texts_of_article[:per_article]):
-            sentences.append(Sentence(doc_id=doc_id, title=title, sent_id=k, text=text))
+        for k, sentence in enumerate(texts_of_article[:per_article]):
+            sentences.append(Sentence(doc_id=doc_id, title=title, sent_id=k, text=sentence))
     return sentences
 
 

@@ -120,7 +120,11 @@ def out_of_fold_scores(splits: dict[str, list[dict[str, Any]]], related_rest: li
 
 
 def train_and_evaluate(split_dir: str | Path, sentences_path: str | Path, params: ClassifierParams,
-                       seed: int, sentences_per_article: int) -> tuple[RelevanceClassifier, dict[str, Any]]:
+                       seed: int, sentences_per_article: int,
+                       probes: dict[str, list[str]] | None = None) -> tuple[RelevanceClassifier, dict[str, Any]]:
+    """The classifier and its metrics. `probes`: hand-written question sets measured only (never
+    trained on, never used for the threshold), each reported as `<name>_admitted`: the domain's
+    natural questions (should be admitted) and everyday questions (should not)."""
     from docent.sources.snapshot import load_snapshot
 
     splits = read_splits(split_dir)
@@ -166,4 +170,8 @@ def train_and_evaluate(split_dir: str | Path, sentences_path: str | Path, params
             (classifier.score([str(r["question"]) for r in absent_rows]) >= classifier.threshold).mean())
     metrics["unrelated_test_false_positive_rate"] = float(
         (classifier.score(questions["unrelated_test"]) >= classifier.threshold).mean())
+    for name, probe in (probes or {}).items():
+        metrics[f"n_{name}"] = len(probe)
+        if probe:
+            metrics[f"{name}_admitted"] = float((classifier.score(probe) >= classifier.threshold).mean())
     return classifier, {k: round(v, 6) if isinstance(v, float) else v for k, v in metrics.items()}

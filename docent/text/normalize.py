@@ -85,15 +85,19 @@ _UNMARKED_LETTERS = str.maketrans({"đ": "d", "Đ": "D", "ø": "o", "Ø": "O", "
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 
 
+def strip_accents(text: str) -> str:
+    """Letters without their diacritics ("Trần Hưng Đạo" -> "Tran Hung Dao"); case and punctuation kept."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_UNMARKED_LETTERS))
+    return unicodedata.normalize("NFC", "".join(ch for ch in decomposed if not unicodedata.combining(ch)))
+
+
 def fold_for_matching(text: str) -> str:
     """Search-and-compare form: accents and case folded, punctuation to spaces ("Huế," -> "hue").
 
     For matching only (retrieval terms, is this fact in that answer), never for stored text:
     visitors type "hue" and "tran hung dao", the corpus says "Huế" and "Trần Hưng Đạo".
     """
-    decomposed = unicodedata.normalize("NFKD", text.translate(_UNMARKED_LETTERS))
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(_NON_WORD.sub(" ", bare.casefold()).split())
+    return " ".join(_NON_WORD.sub(" ", strip_accents(text).casefold()).split())
 
 
 _THOUSANDS = re.compile(r"(?<=\d)[,\u202f\u00a0 ](?=\d{3}(?!\d))")

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from docent.evaluation import charts
@@ -52,12 +53,20 @@ def test_read_curve_reads_dvclive_tsv_and_skips_bad_rows(tmp_path):
     assert charts.read_curve(_tsv(tmp_path / "odd.tsv", "epoch\tvalue", ["1\t2"])) == []
 
 
+def committed_steps() -> tuple[int, list[int]]:
+    """The committed default run's step count (dvclive's summary) and the steps it evaluated at:
+    before training, every train.eval_steps, and at the end."""
+    steps = json.loads((LIVE / "metrics.json").read_text(encoding="utf-8"))["step"]
+    every = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))["train"]["eval_steps"]
+    return steps, [*range(0, steps, every), steps]
+
+
 def test_read_loss_curves_of_the_committed_run():
     curves = charts.read_loss_curves(LIVE)
     train, evaluation = curves["train loss"], curves["eval loss (val)"]
-    # the committed default run: 45 steps, eval every 20 steps and at the end
-    assert len(train) == 45 and train[0][0] == 1 and train[-1][0] == 45
-    assert [step for step, _ in evaluation] == [0, 20, 40, 45]
+    steps, eval_steps = committed_steps()
+    assert len(train) == steps and train[0][0] == 1 and train[-1][0] == steps
+    assert [step for step, _ in evaluation] == eval_steps
     final = json.loads((LIVE / "metrics.json").read_text(encoding="utf-8"))
     assert evaluation[-1][1] == pytest.approx(final["eval"]["loss"])
 
@@ -110,7 +119,8 @@ def test_loss_figure_draws_both_curves_with_labelled_axes():
     ax = fig.axes[0]
     assert ax.get_xlabel() == "step" and "loss" in ax.get_ylabel()
     train, evaluation = ax.get_lines()
-    assert len(train.get_xdata()) == 45 and list(evaluation.get_xdata()) == [0, 20, 40, 45]
+    steps, eval_steps = committed_steps()
+    assert len(train.get_xdata()) == steps and list(evaluation.get_xdata()) == eval_steps
     assert any("params 0123456789ab" in t for t in _texts(fig))
     assert not any(t.startswith("no data") for t in _texts(fig))
 

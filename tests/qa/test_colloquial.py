@@ -13,7 +13,8 @@ def test_forms_fold_names_contract_and_drop_articles():
     assert colloquial_forms("What is the capital of Vietnam?") == ["whats the capital of vietnam",
                                                                    "whats capital of vietnam"]
     assert colloquial_forms("Who was Trần Hưng Đạo?") == ["who was tran hung dao"]  # đ has no NFKD mark
-    assert colloquial_forms("In what year did Lê Lợi found the Lê dynasty?")[0] == "what year did le loi found the le dynasty"
+    assert colloquial_forms("In what year did Lê Lợi found the Lê dynasty?")[0] == \
+        "what year did le loi found the le dynasty"
     assert colloquial_forms("What is Vietnam's capital?") == ["whats vietnams capital"]
 
 
@@ -46,3 +47,10 @@ def test_no_forms_when_switched_off():
     answer = "The capital of Vietnam is Hanoi."
     kept = selection.keep([(answer, [Candidate("what", "What is the capital of Vietnam?", "Hanoi")])], answer)
     assert [c.question for _, c in kept] == ["What is the capital of Vietnam?"]
+
+
+def test_numbers_signs_and_code_words_survive_the_folding():
+    # "40% as massive" without its sign, or "upgrade deps" for upgrade_deps, says something else
+    assert colloquial_forms("What is only 40% as massive as Mercury?") == ["whats only 40% as massive as mercury"]
+    assert colloquial_forms("What added the upgrade_deps parameter?") == ["what added upgrade_deps parameter"]
+    assert colloquial_forms("What covers an area of 3,358.6 km2?") == ["what covers area of 3,358.6 km2"]

@@ -74,8 +74,34 @@ def test_the_document_topic_and_code_words_anchor_a_question():
 
     assert question_problem("What is napalm?") == "question_no_anchor"
     assert question_problem("What is napalm?", topic=topic_words("Napalm")) is None
-    # the title's stopwords and short words anchor nothing
-    assert question_problem("What did the empires introduce?", topic=topic_words("The Age of Empires")) is None
+    # the whole title names the topic, one of its words does not ("the dynasty" of "Trần dynasty")
+    assert question_problem("What weakened the Trần dynasty?".lower().capitalize(),
+                            topic=topic_words("Trần dynasty")) is None
+    assert question_problem("What severely weakened the dynasty?", topic=topic_words("Trần dynasty")) == \
+        "question_no_anchor"
+    # any word of the heading the sentence is under anchors
+    assert question_problem("What did the empires introduce?", topic=topic_words("Colonialism", "History > Empires")) \
+        is None
     assert question_problem("What did the empires introduce?", topic=topic_words("Colonialism")) == \
         "question_no_anchor"
     assert question_problem("What does os.path.join return?") is None
+
+
+def test_enough_content_words_pin_a_question_down_without_a_name():
+    assert question_problem("What is thought to serve as gravitational scaffolding for cosmic structures?") is None
+    assert question_problem("What did the empires introduce?") == "question_no_anchor"
+
+
+def test_a_heading_word_anchors_in_singular_too():
+    from docent.qa.grounding import topic_words
+
+    assert question_problem("How do I install a package?",
+                            topic=topic_words("Python tutorial", "12. Virtual Environments and Packages")) is None
+
+
+def test_a_quantifier_is_no_short_answer():
+    from docent.qa.grounding import short_answer_problem
+
+    answer = "Most of the planet is made of water, ammonia and methane."
+    assert short_answer_problem("Most", "What is made of water, ammonia and methane?", answer) == "short_answer_vague"
+    assert short_answer_problem("Neptune", "What is made of water?", "Neptune is made of water.") is None

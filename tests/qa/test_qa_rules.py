@@ -187,3 +187,65 @@ def test_a_long_predicate_is_also_asked_by_its_head():
 def test_the_document_title_anchors_a_definition():
     pairs, _ = run(("Napalm", "Napalm is an incendiary mixture of a gelling agent and a volatile petrochemical."))
     assert any(p.question.lower() == "what is napalm?" for p in pairs)
+
+
+def test_a_procedure_told_to_the_reader_becomes_how_do_i():
+    pairs, _ = run(("Virtual Environments and Packages",
+                    "You can install the latest version of a package by specifying the package's name."))
+    by_question = {p.question: p for p in pairs}
+    assert "How do I install the latest version of a package?" in by_question
+    assert "How can I install the latest version of a package?" in by_question
+    assert by_question["How do I install the latest version of a package?"].short_answer == \
+        "specifying the package's name"
+    # no means, no question: "How can I read the guide?" would have any answer
+    assert run(("Packages", "You can read the guide."))[0] == []
+
+
+def test_people_of_any_field_are_who_and_pronouns_resolve_to_them():
+    pairs, _ = run(("Johannes Kepler", "Johannes Kepler was a German astronomer and mathematician."),
+                   ("Johannes Kepler", "He was born in Weil der Stadt in 1571."))
+    asked = questions(pairs)
+    assert "Who was Johannes Kepler?" in asked
+    assert any(p.answer.startswith("Johannes Kepler was born") for p in pairs)
+
+
+def test_code_names_keep_their_case_and_anchor_the_question():
+    pairs, _ = run(("venv", "EnvBuilder.ensure_directories creates the environment directory and all necessary "
+                            "subdirectories."))
+    assert "What does EnvBuilder.ensure_directories create?" in questions(pairs)
+
+
+def test_a_bare_common_noun_short_answer_takes_its_phrase():
+    pairs, _ = run(("Phnom Penh", "Phnom Penh is the capital and most populous city of Cambodia."))
+    shorts = {p.question: p.short_answer for p in pairs}
+    assert shorts["What is Phnom Penh?"] == "capital and most populous city of Cambodia"
+
+
+def test_a_person_named_by_part_of_the_full_name_is_who():
+    pairs, _ = run(("Harry S. Truman", "Harry S. Truman was the 33rd president of the United States."),
+                   ("Harry S. Truman", "Truman set up the Marshall Plan to rebuild the economy of Western Europe."))
+    assert any(p.question.startswith("Who set up the Marshall Plan") for p in pairs), questions(pairs)
+    assert not any(p.question.startswith("What set up") for p in pairs)
+
+
+def test_when_asks_the_year_inside_a_dated_phrase():
+    pairs, _ = run(("Trần dynasty", "The Trần dynasty defeated three Mongol invasions, most notably during the "
+                                    "decisive Battle of Bạch Đằng River in 1288."))
+    when = [p for p in pairs if p.qtype == "when"]
+    assert when and {p.short_answer for p in when} == {"1288"}
+
+
+def test_a_list_is_not_cut_at_its_commas():
+    pairs, _ = run(("Cambodia", "Cambodia borders Thailand, Laos, and Vietnam in Mainland Southeast Asia."))
+    assert not any(p.question.rstrip("?").endswith("Thailand") for p in pairs), questions(pairs)
+
+
+def test_negated_objects_and_light_verbs_are_not_asked():
+    # without the negation the object is asked: "What did Lý Thái Tổ build in Hanoi?"
+    kept, _ = run(("Lý Thái Tổ", "Lý Thái Tổ built the Temple of Literature in Hanoi."))
+    assert "What did Lý Thái Tổ build in Hanoi?" in questions(kept)
+    pairs, _ = run(("Lý Thái Tổ", "Lý Thái Tổ built no Temple of Literature in Hanoi."),
+                   ("Edwin Hubble", "Edwin Hubble played a crucial role in establishing extragalactic astronomy."))
+    asked = questions(pairs)
+    assert not any(q.startswith("What did") for q in asked), asked
+    assert not any(q.startswith("By whom") for q in asked), asked

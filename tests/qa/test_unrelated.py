@@ -107,3 +107,15 @@ def test_extra_questions_must_be_utf8(tmp_path: Path) -> None:
     path.write_bytes("Qu\xe9 es?".encode("latin-1"))
     with pytest.raises(UserError, match="not valid UTF-8"):
         read_extra_questions(path)
+
+
+def test_lead_sentences_are_split_as_the_clean_stage_splits_the_domain():
+    from docent.text.sentences import split_sentences, train_punkt
+
+    text = "Lê Lợi was born c. 1385 in Thanh Hóa. He became emperor in 1428. He died in 1433."
+    counts: Counter[str] = Counter()
+    lead = lead_sentences([("Lê Lợi", text)], 2, counts)
+    tokenizer, _ = train_punkt([text])
+    assert [s.text for s in lead] == split_sentences(tokenizer, text)[:2] == [
+        "Lê Lợi was born c. 1385 in Thanh Hóa.", "He became emperor in 1428."]
+    assert counts["unrelated_sentences_beyond_lead"] == 1

@@ -70,7 +70,8 @@ class RulesGenerator:
             kept_before = len(pairs)
             for fact in facts_of(doc, self.max_answer_words, self.kinds):
                 fact_id = f"{sentence.key}{fact.suffix}"
-                for answer, cand in selection.keep([(fact.answer, fact.candidates)], doc.text, sentence.title):
+                for answer, cand in selection.keep([(fact.answer, fact.candidates)], doc.text, sentence.title,
+                                                     sentence.section):
                     pairs.append(QAPair(question=cand.question, answer=answer, short_answer=cand.short,
                                         doc_id=sentence.doc_id,
                                         sent_ids=(sentence.sent_id,), fact_id=fact_id, qtype=cand.qtype,

@@ -19,9 +19,24 @@ PERSON_NOUNS = frozenset(
         "despot", "monk", "monks", "teacher", "artist", "khagan", "navigator", "eunuch", "strategist", "figure",
         "figures", "premier", "secretary", "successor", "heir", "heirs", "member", "members", "citizen", "citizens",
         "inhabitants", "followers", "rebel", "rebels", "governor", "mayor", "pope", "priest", "bishop", "saint",
-        "scientist", "economist", "historian", "journalist", "engineer"
+        "scientist", "economist", "historian", "journalist", "engineer",
+        # occupations of any domain (the list above grew from history; a science or company corpus
+        # names its people by these)
+        "astronomer", "physicist", "mathematician", "polymath", "chemist", "biologist", "inventor", "astronaut",
+        "cosmonaut", "author", "novelist", "composer", "painter", "sculptor", "singer", "actor", "actress",
+        "director", "businessman", "businesswoman", "entrepreneur", "programmer", "developer", "designer",
+        "architect", "doctor", "physician", "surgeon", "nurse", "pilot", "player", "athlete", "coach", "judge",
+        "professor", "researcher", "student", "child", "children", "wife", "husband", "father", "mother",
+        "ancestor", "descendant", "aristocrat", "nobleman", "noblewoman", "priestess", "prophet", "deity",
+        "god", "goddess", "observer", "user", "users", "maintainer", "administrator"
     ]
 )
+# NER labels of amounts and times: their words are not names.
+NUMBER_LABELS = frozenset({"CARDINAL", "QUANTITY", "PERCENT", "MONEY", "ORDINAL", "DATE", "TIME"})
+# Modals of a procedure told to the reader ("You can create ... by running ...").
+HOW_MODALS = frozenset({"can", "could", "may", "should", "must", "will", "need"})
+# Occupation suffixes: "astrophysicist", "geologist", "musician", "cosmologist" name people too.
+PERSON_SUFFIXES = ("ologist", "ist", "ician", "onomer", "grapher", "naut")
 # Subject heads that read well after "Which": "The Nguyễn dynasty was ..." -> "Which dynasty was ...?"
 CATEGORY_NOUNS = frozenset(
     [

@@ -16,7 +16,9 @@ from docent.qa.rules.lexicon import (
     NON_TIME_PREPS,
     NP_DROP_DEPS,
     NP_DROP_PUNCT,
+    NUMBER_LABELS,
     PERSON_NOUNS,
+    PERSON_SUFFIXES,
     SUBJECT_DEPS,
     YEAR,
 )
@@ -121,7 +123,12 @@ def lower_first(tokens: list[Token], text: str) -> str:
     if not tokens or not text:
         return text
     first = min(tokens, key=lambda t: t.i)
-    if first.i == first.sent.start and first.pos_ != "PROPN" and not first.ent_type_ and not first.text.isupper():
+    # a name with an inner capital or code characters keeps its case: "EnvBuilder.create", "Marxism–Leninism"
+    if any(c.isupper() for c in first.text[1:]) or any(c in "._/()" for c in first.text):
+        return text
+    # a number's words are no name ("Approximately 117 million people"), though NER tags them
+    named = first.ent_type_ and first.ent_type_ not in NUMBER_LABELS
+    if first.i == first.sent.start and first.pos_ != "PROPN" and not named and not first.text.isupper():
         return text[:1].lower() + text[1:]
     if first.lower_ in ("the", "a", "an") and first.i == first.sent.start:
         return text[:1].lower() + text[1:]
@@ -181,7 +188,14 @@ def core_phrase(head: Token) -> str:
     if head.pos_ == "NOUN" and prep and any(c.dep_ == "pobj" for c in prep[0].children):
         obj = next(c for c in prep[0].children if c.dep_ == "pobj")
         return f"{render(tokens)} {prep[0].lower_} {core_phrase(obj)}"
-    return render(tokens)
+    core = render(tokens)
+    if core.islower() and len(core.split()) == 1:
+        # one common word ("capital") names nothing; the whole phrase does ("capital and most
+        # populous city of Cambodia"), when it is short enough to be the span asked for
+        phrase = [t for t in np_tokens(head) if not (t.i < head.i and t.dep_ in ("det", "poss", "case"))]
+        if 2 <= len(phrase) <= 8:
+            return render(phrase)
+    return core
 
 
 def phrase_object(prep: Token) -> str:
@@ -231,9 +245,17 @@ def is_person(head: Token, kinds: dict[str, str] | None = None) -> bool:
         kind = kinds.get(normalize_text(render(np_tokens(head))))
         if kind is not None:
             return kind == "person"
-    if head.lemma_.lower() in PERSON_NOUNS or head.lower_ in PERSON_NOUNS:
+    if person_noun(head):
         return True
     return head.ent_type_ == "PERSON" and head.pos_ == "PROPN"
+
+
+def person_noun(token: Token) -> bool:
+    """A common noun that names a person: the lexicon, or an occupation suffix ("astrophysicist")."""
+    lemma = token.lemma_.lower()
+    if lemma in PERSON_NOUNS or token.lower_ in PERSON_NOUNS:
+        return True
+    return token.pos_ == "NOUN" and len(lemma) > 5 and lemma.endswith(PERSON_SUFFIXES)
 
 
 def attribute_is_person(attribute: Token) -> bool:
@@ -243,7 +265,7 @@ def attribute_is_person(attribute: Token) -> bool:
         nouns = [p for c in attribute.children if c.dep_ == "prep" and c.lower_ == "of"
                  for p in c.children if p.dep_ == "pobj"]
         return bool(nouns) and attribute_is_person(nouns[0])
-    return any(t.lemma_.lower() in PERSON_NOUNS or t.lower_ in PERSON_NOUNS for t in (attribute, *attribute.conjuncts))
+    return any(person_noun(t) for t in (attribute, *attribute.conjuncts))
 
 
 def defined_kinds(docs: Iterable[Doc]) -> dict[str, str]:
@@ -264,6 +286,14 @@ def defined_kinds(docs: Iterable[Doc]) -> dict[str, str]:
                 if attributes[0].pos_ == "ADJ" and not person:
                     continue
                 kinds.setdefault(name, "person" if person else "thing")
+    # a person is named later by a part of the full name ("Harry S. Truman" ... "Truman set up the
+    # Marshall Plan"): each part of a person's name that names nothing else is that person too
+    parts: dict[str, set[str]] = {}
+    for name, kind in kinds.items():
+        for part in name.split()[::len(name.split()) - 1 or 1]:  # first and last word
+            if len(part) > 2 and part not in kinds:
+                parts.setdefault(part, set()).add(kind)
+    kinds.update({part: "person" for part, found in parts.items() if found == {"person"}})
     return kinds
 
 

@@ -12,9 +12,9 @@ from docent.qa.grounding import normalize_text
 from docent.qa.rules.lexicon import (
     ANIMATE_VERBS,
     CATEGORY_NOUNS,
+    HOW_MODALS,
     LIGHT_VERBS,
     NUMBER_SKIP_LABELS,
-    PERSON_NOUNS,
     PLACE_LABELS,
     PLACE_PREPS,
     SUBJECT_DEPS,
@@ -33,6 +33,7 @@ from docent.qa.rules.parsing import (
     is_plural,
     np_text,
     np_tokens,
+    person_noun,
     phrase_object,
     render,
     sentence_case,
@@ -146,6 +147,8 @@ class QuestionBuilder:
     # -- the forms
 
     def candidates(self) -> list[Candidate]:
+        if self.subject is not None and self.subject.lower_ == "you":
+            return self.how_questions()
         if not self.subject_ok() or not (is_finite(self.verb) or self.implied_aux):
             return []
         out: list[Candidate] = []
@@ -154,6 +157,30 @@ class QuestionBuilder:
                       self.by_whom_question, self.agent_question, self.object_question):
             out.extend(c for c in build() if c.question)
         return out
+
+    def how_questions(self) -> list[Candidate]:
+        """A procedure told to the reader: "You can install a package by specifying its name." ->
+        "How can I install a package?" / "How do I install a package?" (the means asked); without a
+        means, "What can I install?"-style questions would have many answers, so none is asked."""
+        verb = self.verb
+        modals = [c for c in verb.children if c.dep_ == "aux" and c.lower_ in HOW_MODALS and c.i < verb.i]
+        means = [c for c in verb.children if c.i in self.clause and c.i > verb.i and c.dep_ == "prep"
+                 and c.lower_ in ("by", "with", "using", "via", "through")]
+        if not self.own_subject or not modals or verb.tag_ != "VB" or not means:
+            return []
+        removed = {t.i for t in means[0].subtree}
+        # the means phrase and whatever follows it: "... by specifying its name, as in: ..."
+        body_tokens = self.tokens(i for i in self.clause if verb.i <= i < means[0].i and i not in removed)
+        body = render(t for t in body_tokens if t.dep_ != "advmod" or t.head != verb)
+        short = render(t for t in means[0].subtree if t != means[0])
+        if not body or not short:
+            return []
+        body = re.sub(r"\byour\b", "my", re.sub(r"\byourself\b", "myself", body))
+        if re.search(r"\byou\b", body):
+            return []
+        modal = modals[0].lower_
+        return [Candidate("how", self.ask(f"How {modal} I", body), short),
+                Candidate("how", self.ask("How do I", body), short)]
 
     def definition(self) -> list[Candidate]:
         """"X was a Y" -> "Who was X?" / "What is X?"."""
@@ -273,6 +300,10 @@ class QuestionBuilder:
         date = dated[0]
         when = phrase_object(date) if date.dep_ == "prep" else render(
             t for t in date.subtree if t.dep_ != "det")
+        years = [t.text for t in date.subtree if t.ent_type_ == "DATE" and YEAR.match(t.text)]
+        if years and not any(y in when for y in years):
+            # "during the decisive Battle of Bạch Đằng River in 1288": the time asked is the year
+            when = years[-1]
         out = [Candidate("when", self.ask("When", body), when)]
         subtree = list(dated[0].subtree)
         if (len(dated) == 1 and dated[0].lower_ == "in" and len(subtree) == 2 and YEAR.match(subtree[1].text)
@@ -320,7 +351,8 @@ class QuestionBuilder:
         verb, subject = self.verb, self.subject
         assert subject is not None  # candidates() runs the forms only after subject_ok()
         obj = self.child("dobj")
-        if (verb.tag_ != "VBD" or not verb.lower_.endswith("ed") or obj is None
+        # "played a crucial role" -> "By whom was a crucial role played?" is no English question
+        if (verb.tag_ != "VBD" or not verb.lower_.endswith("ed") or obj is None or verb.lemma_ in LIGHT_VERBS
                 or obj.pos_ not in ("NOUN", "PROPN") or not self.person(subject) or not np_tokens(obj)
                 or any(c.dep_ in ("aux", "auxpass", "neg") for c in verb.children)):
             return []
@@ -362,26 +394,34 @@ class QuestionBuilder:
         if (verb.lemma_ == "be" or verb.lemma_ in LIGHT_VERBS or obj is None or obj.pos_ not in ("NOUN", "PROPN")
                 or any(t.ent_type_ == "DATE" for t in obj.subtree)):
             return []
+        # "produces no locally detectable change": asking "What does it produce?" loses the negation
+        if any(c.dep_ == "neg" for c in verb.children) or any(
+                c.dep_ == "det" and c.lower_ in ("no", "neither") for c in obj.children):
+            return []
         # what stays after the verb must be adjuncts, not a complement that needed the object
         if any(c.dep_ in ("xcomp", "ccomp", "advcl", "oprd", "dative") and c.i in self.clause
                for c in verb.children):
             return []
         known = self.kinds.get(normalize_text(render(np_tokens(obj))))
-        wh = "Who" if known == "person" or (known is None and obj.lemma_.lower() in PERSON_NOUNS) else "What"
+        wh = "Who" if known == "person" or (known is None and person_noun(obj)) else "What"
         return [Candidate(wh.lower(), self.ask(wh, self.inverted({t.i for t in obj.subtree})), core_phrase(obj))]
 
 
 # ---------------------------------------------------------------- facts
 
 def trimmed_clause(verb: Token, clause: set[int]) -> set[int] | None:
-    """The clause cut before the first comma, semicolon or relative clause after its verb, or None
+    """The clause cut before the first comma or semicolon after its verb, or None
     when there is nothing to cut. A long sentence's questions ran over the 24-word limit, or carried a
     pronoun from the tail ("..., who appointed him Prime Minister"); the head of the predicate still
     asks the fact: "Who came out of retirement at the request of President René Coty?"."""
     doc = verb.doc
-    cuts = [i for i in clause if i > verb.i and doc[i].text in (",", ";")]
-    cuts += [doc[i].left_edge.i for i in clause if i > verb.i and doc[i].dep_ in ("relcl", "acl")
-             and doc[i].head.i > verb.i]
+    # commas and semicolons only: a relative clause without one restricts its noun ("the only
+    # astronomical object known to harbor life"), and cutting it changes the fact
+    # and not inside a list ("the Liao, Western Xia, and Jin dynasties"): cut there, the question
+    # would name part of the list as the whole
+    cuts = [i for i in clause if i > verb.i and doc[i].text in (",", ";")
+            and not any(c.dep_ == "conj" and c.i > i for c in doc[i].head.children)
+            and not (i + 1 < len(doc) and doc[i + 1].dep_ in ("conj", "cc"))]
     if not cuts:
         return None
     cut = min(cuts)
