@@ -13,7 +13,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 def copy_pipeline(dest: Path, params: dict[str, Any] | None = None) -> Path:
     """dvc.yaml, stages/ and docent/ copied into `dest` (an empty folder), with an empty
-    data/documents/ and params.yaml: the repo's own, or `params` when given."""
+    data/documents/, the hand-written data/eval/ sets and params.yaml: the repo's own, or `params`
+    when given."""
     for item in ("dvc.yaml", "stages", "docent"):
         src = REPO / item
         if src.is_dir():
@@ -23,7 +24,9 @@ def copy_pipeline(dest: Path, params: dict[str, Any] | None = None) -> Path:
     (dest / "data" / "documents").mkdir(parents=True)
     (dest / "data" / "documents" / ".gitkeep").touch()
     (dest / "data" / "eval").mkdir()
-    shutil.copy(REPO / "data" / "eval" / "natural_questions.jsonl", dest / "data" / "eval")
+    # the hand-written question sets evaluate and the classifier read
+    for name in ("natural_questions.jsonl", "everyday_questions.txt"):
+        shutil.copy(REPO / "data" / "eval" / name, dest / "data" / "eval")
     if params is None:
         shutil.copy(REPO / "params.yaml", dest / "params.yaml")
     else:

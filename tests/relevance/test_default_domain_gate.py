@@ -65,11 +65,13 @@ def test_default_domain_has_hundreds_of_grounded_pairs(default_repo: Path) -> No
 
 def test_default_classifier_reaches_its_targets(default_repo: Path) -> None:
     metrics = json.loads((default_repo / "metrics/classifier.json").read_text())
-    # measured 0.950 (precision 0.960, recall 0.941) on 102 domain vs 472 unrelated held-out questions;
-    # the margin below that absorbs one or two flipped questions on another CPU's floating point
-    # 0.950 before test_absent; 0.907 since its 4 documents left the positives (see README): the
-    # gate on any domain is the open work of the QA-coverage issue
-    assert metrics["f1"] >= 0.90 and metrics["roc_auc"] >= 0.99, metrics
+    # measured 0.819 (precision 0.734, recall 0.925, ROC-AUC 0.984) on 200 domain vs 1,634 unrelated
+    # held-out questions. It was 0.907 on 472 unrelated ones before the visitor forms and the topic
+    # anchors, which made the unrelated pool 3.5 times larger and closer to visitors' questions;
+    # the hand-written sets below gained (0 of 20 domain questions refused, 5 before; README). The
+    # margin below absorbs a few flipped questions on another CPU's floating point.
+    assert metrics["f1"] >= 0.80 and metrics["roc_auc"] >= 0.98, metrics
+    assert metrics["natural_admitted"] >= 0.85 and metrics["everyday_admitted"] <= 0.05, metrics
     size_mb = (default_repo / "models/classifier/classifier.skops").stat().st_size / 2**20
     assert size_mb < 16, f"classifier.skops is {size_mb:.1f} MB"
 
@@ -78,7 +80,7 @@ def test_default_gate_on_questions_nobody_generated(default_repo: Path) -> None:
     gate = load_classifier(default_repo / "models/classifier")
     refused_domain = [q for q in DOMAIN_QUESTIONS if not gate.is_related(q)[0]]
     admitted_everyday = [q for q in EVERYDAY_QUESTIONS if gate.is_related(q)[0]]
-    # measured: 15 of 20 domain questions admitted (short "who was <nickname>" ones are among the misses),
+    # measured: 20 of 20 domain questions admitted (15 before the visitor forms were positives),
     # 19 of 20 everyday ones refused ("Who was the first president of the United States?" gets in)
-    assert len(refused_domain) <= 5, refused_domain
+    assert len(refused_domain) <= 2, refused_domain
     assert len(admitted_everyday) <= 1, admitted_everyday
