@@ -43,12 +43,12 @@ def colloquial_forms(question: str) -> list[str]:
     text = visitor_text(_POSSESSIVE.sub(r"\1s", question))
     for pattern, replacement in _CONTRACTIONS:
         text = pattern.sub(replacement, text, count=1)
-    forms = [text, _ARTICLES.sub("", text)]
-    plain = normalize_text(question)
+    seen = {normalize_text(question)}
     out: list[str] = []
-    for form in forms:
-        # at least the wh-word and two more words ("whats napalm" is a question; "whats" is not)
-        if normalize_text(form) != plain and normalize_text(form) not in map(normalize_text, out) \
-                and len(form.split()) >= 2:
+    for form in (text, _ARTICLES.sub("", text)):
+        key = normalize_text(form)
+        # at least the wh-word and one more word ("whats napalm" is a question; "whats" is not)
+        if key not in seen and len(form.split()) >= 2:
+            seen.add(key)
             out.append(form)
     return out

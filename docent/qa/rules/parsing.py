@@ -290,7 +290,8 @@ def defined_kinds(docs: Iterable[Doc]) -> dict[str, str]:
     # Marshall Plan"): each part of a person's name that names nothing else is that person too
     parts: dict[str, set[str]] = {}
     for name, kind in kinds.items():
-        for part in name.split()[::len(name.split()) - 1 or 1]:  # first and last word
+        words = name.split()
+        for part in dict.fromkeys((words[0], words[-1])):  # first and last word, in order
             if len(part) > 2 and part not in kinds:
                 parts.setdefault(part, set()).add(kind)
     kinds.update({part: "person" for part, found in parts.items() if found == {"person"}})

@@ -410,15 +410,14 @@ class QuestionBuilder:
 # ---------------------------------------------------------------- facts
 
 def trimmed_clause(verb: Token, clause: set[int]) -> set[int] | None:
-    """The clause cut before the first comma or semicolon after its verb, or None
-    when there is nothing to cut. A long sentence's questions ran over the 24-word limit, or carried a
+    """The clause cut before the first comma or semicolon after its verb, or None when there is
+    nothing to cut. A long sentence's questions ran over the question length limit, or carried a
     pronoun from the tail ("..., who appointed him Prime Minister"); the head of the predicate still
     asks the fact: "Who came out of retirement at the request of President René Coty?"."""
     doc = verb.doc
-    # commas and semicolons only: a relative clause without one restricts its noun ("the only
-    # astronomical object known to harbor life"), and cutting it changes the fact
-    # and not inside a list ("the Liao, Western Xia, and Jin dynasties"): cut there, the question
-    # would name part of the list as the whole
+    # Commas and semicolons only: a relative clause without one restricts its noun ("the only
+    # astronomical object known to harbor life"), and cutting it would change the fact. Never inside
+    # a list ("the Liao, Western Xia, and Jin dynasties"): the question would name part of it as all.
     cuts = [i for i in clause if i > verb.i and doc[i].text in (",", ";")
             and not any(c.dep_ == "conj" and c.i > i for c in doc[i].head.children)
             and not (i + 1 < len(doc) and doc[i + 1].dep_ in ("conj", "cc"))]
