@@ -111,6 +111,7 @@ class RetrievalParams:
     p_gold: float = bounded(ge=0, le=1)
     abstain_share: float = bounded(ge=0, le=1)
     min_score: float = bounded(ge=0)
+    abstain_min_prob: float = bounded(ge=0, le=1)
     distractor_pool: int = bounded(ge=0, le=50)
     absent_document_share: float = bounded(ge=0, le=1)
 

@@ -216,6 +216,7 @@ def test_the_checks_on_a_synthetic_project(tmp_path: Path) -> None:
     assert code_dep_problems(tmp_path, stages) == ["foo: imports docent/pkg/helper.py, which no dep covers"]
     assert params_problems(tmp_path, stages) == [
         "foo: reads retrieval.absent_document_share, not declared in params",  # through dataclasses.replace
+        "foo: reads retrieval.abstain_min_prob, not declared in params",
         "foo: reads retrieval.distractor_pool, not declared in params",
         "foo: reads retrieval.passage_words, not declared in params",
         "foo: declares retrieval.min_score, which its code never reads",

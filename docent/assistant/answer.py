@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
-from docent.modeling.prompt import Turn, prompt_text, question_with_sources
+from docent.modeling.prompt import Turn, abstain_token_id, prompt_text, question_with_sources
 from docent.qa.grounding import STOPWORDS
 from docent.retrieval.index import Retriever
 from docent.retrieval.passages import Passage, Retrieved
@@ -82,7 +82,7 @@ class AnswerPath:
 
     def __init__(self, tokenizer: PreTrainedTokenizerBase, *, retriever: Retriever | None, k: int,
                  min_score: float, abstain: str, refusal: str = "",
-                 gate: Callable[[str], bool] | None = None) -> None:
+                 gate: Callable[[str], bool] | None = None, abstain_min_prob: float = 0.0) -> None:
         self.tokenizer = tokenizer
         self.retriever = retriever
         self.k = k
@@ -90,6 +90,14 @@ class AnswerPath:
         self.abstain = abstain
         self.refusal = refusal
         self.gate = gate
+        self.abstain_min_prob = abstain_min_prob
+
+    @property
+    def abstain_floor(self) -> tuple[int, float] | None:
+        """What generation needs to let the model abstain only above `retrieval.abstain_min_prob`
+        (docent.modeling.generation.AbstentionFloor); None when the floor is 0 or there is no abstention."""
+        token = abstain_token_id(self.tokenizer, self.abstain) if self.abstain_min_prob > 0 else None
+        return None if token is None else (token, self.abstain_min_prob)
 
     def plan(self, question: str, history: Sequence[Turn] = (), search_text: str | None = None,
              admitted: bool | None = None) -> Plan:

@@ -287,6 +287,7 @@ class Assistant:
             tokenizer, retriever=retriever,
             k=retrieval.k if retrieval else 0,
             min_score=retrieval.min_score if retrieval else 0.0, abstain=params.abstain, refusal=params.refusal,
+            abstain_min_prob=retrieval.abstain_min_prob if retrieval else 0.0,
         )
         self.adapters = models.adapters
         # A full fine-tune has no adapter to switch off: its "no adapter" model is the fine-tuned one.
@@ -434,7 +435,9 @@ class Assistant:
     def _generate(self, stream: AnswerStream, *, inputs: Any, name: str, max_new_tokens: int,
                   deadline: float) -> None:
         """Worker thread: wait for the model, switch adapter, generate greedily into the stream's streamer."""
-        from transformers import GenerationConfig, StoppingCriteriaList
+        from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
+
+        from docent.modeling.generation import AbstentionFloor
 
         wait_s = deadline - time.monotonic()
         if wait_s <= 0 or not self.lock.acquire(timeout=wait_s):
@@ -452,12 +455,15 @@ class Assistant:
                 else self.stop_ids[0],
             )
             device = self.model.device
+            floor = self.path.abstain_floor
+            processors = LogitsProcessorList([AbstentionFloor(*floor)] if floor is not None else [])
             with self.models.use(name):
                 output = self.model.generate(
                     input_ids=inputs["input_ids"].to(device),
                     attention_mask=inputs["attention_mask"].to(device),
                     generation_config=config,
                     stopping_criteria=StoppingCriteriaList([stream.stopper]),
+                    logits_processor=processors,
                     streamer=stream.streamer,
                 )
             new_ids = output[0, inputs["input_ids"].shape[1]:].tolist()

@@ -63,6 +63,7 @@ class SplitResult:
     sources: dict[str, list[list[str]]] = field(default_factory=dict)
     answer_objects: dict[str, list[Any]] = field(default_factory=dict)
     hit_limit: dict[str, int] = field(default_factory=dict)
+    floored: dict[str, int] = field(default_factory=dict)  # abstentions under the floor, answered
     row_scores: dict[str, list[RowScores]] = field(default_factory=dict)
     corpus: dict[str, dict[str, float]] = field(default_factory=dict)
     nll: dict[str, list[AnswerNLL | None]] = field(default_factory=dict)
@@ -177,9 +178,11 @@ def run_evaluation(
     stop_ids = stop_token_ids(tokenizer)
     active = [s for s in splits.values() if s.rows]
     closed = AnswerPath(tokenizer, retriever=None, k=retrieval.k, min_score=retrieval.min_score,
-                        abstain=assistant.abstain, refusal=assistant.refusal)
+                        abstain=assistant.abstain, refusal=assistant.refusal,
+                        abstain_min_prob=retrieval.abstain_min_prob)
     grounded = AnswerPath(tokenizer, retriever=index, k=retrieval.k, min_score=retrieval.min_score,
-                          abstain=assistant.abstain, refusal=assistant.refusal)
+                          abstain=assistant.abstain, refusal=assistant.refusal,
+                          abstain_min_prob=retrieval.abstain_min_prob)
     # retrieval does not depend on the model: one plan per question serves base_rag and finetuned_rag
     questions = {s.split: [str(r["question"]) for r in s.rows] for s in active}
     plans = {"closed": {name: [closed.plan(q) for q in qs] for name, qs in questions.items()},
@@ -195,7 +198,7 @@ def run_evaluation(
         probe_plans = [path.plan(q) for q in probes]
         prompts = [plan.prompt for _, _, plan in todo] + [p.prompt for p in probe_plans if p.prompt is not None]
         gens = generate_answers(model, tokenizer, [str(p) for p in prompts], max_new_tokens=ev.max_new_tokens,
-                                batch_size=ev.batch_size, stop_ids=stop_ids)
+                                batch_size=ev.batch_size, stop_ids=stop_ids, abstain_floor=path.abstain_floor)
         generated = {(name, i): g for (name, i, _), g in zip(todo, gens[:len(todo)], strict=True)}
         for s in active:
             if s.split not in plans[kind]:
@@ -205,6 +208,8 @@ def run_evaluation(
             record(s, label, answers)
             s.hit_limit[label] = sum(generated[(s.split, i)].hit_limit for i in range(len(s.rows))
                                      if (s.split, i) in generated)
+            s.floored[label] = sum(generated[(s.split, i)].floored for i in range(len(s.rows))
+                                   if (s.split, i) in generated)
         metrics[f"{label}_generation_s"] = time.perf_counter() - t
         log.info("%s: answered %d prompts in %.1fs", label, len(gens), metrics[f"{label}_generation_s"])
         probe_gens = iter(gens[len(todo):])
@@ -280,6 +285,9 @@ def flat_metrics(active: Sequence[SplitResult]) -> dict[str, Any]:
             # answers cut at eval.max_new_tokens are counted, not hidden
             if label in s.hit_limit:
                 out[f"{label}.{s.split}.hit_max_new_tokens"] = s.hit_limit[label]
+            # abstentions the model preferred below retrieval.abstain_min_prob, answered instead
+            if s.floored.get(label):
+                out[f"{label}.{s.split}.abstentions_under_floor"] = s.floored[label]
         for label, outcomes in s.outcomes.items():
             for name, value in fact_rates(outcomes).items():
                 out[f"{label}.{s.split}.{name}"] = value

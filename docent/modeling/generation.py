@@ -41,10 +41,46 @@ def _model_device(model: Any) -> torch.device:
 
 @dataclass(frozen=True)
 class Generation:
-    """One generated answer; `hit_limit` when it ran to max_new_tokens without a stop token."""
+    """One generated answer; `hit_limit` when it ran to max_new_tokens without a stop token;
+    `abstain_prob`: the model's probability of the abstention's first token at the first answer
+    position (None when no AbstentionFloor ran); `floored`: the abstention was the likeliest
+    first token but under the floor, so the model answered instead (counted in evaluate)."""
 
     text: str
     hit_limit: bool
+    abstain_prob: float | None = None
+    floored: bool = False
+
+
+class AbstentionFloor:
+    """A generate() logits processor: the model may open its answer with the abstention only when
+    it gives the abstention's first token at least `min_prob` (retrieval.abstain_min_prob).
+
+    A greedy decoder abstains whenever that token is merely the likeliest, even at 0.3 against an
+    answer spread over many tokens; below the floor the token is masked at the first answer
+    position, so the model writes its best answer instead. 0 keeps the greedy choice. The
+    probabilities seen are kept (`first_probs`, per row of the batch) so callers can report them.
+    """
+
+    def __init__(self, token_id: int, min_prob: float) -> None:
+        self.token_id = token_id
+        self.min_prob = min_prob
+        self.prompt_width: int | None = None
+        self.first_probs: list[float] = []
+        self.floored: list[bool] = []
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        if self.prompt_width is None:  # the first call sees the prompt alone
+            self.prompt_width = int(input_ids.shape[1])
+        if int(input_ids.shape[1]) != self.prompt_width:
+            return scores
+        probs = scores.float().softmax(dim=-1)[:, self.token_id]
+        low = probs < self.min_prob
+        self.first_probs = [float(x) for x in probs]
+        self.floored = [bool(x) for x in low & (scores.argmax(dim=-1) == self.token_id)]
+        scores = scores.clone()
+        scores[low, self.token_id] = float("-inf")
+        return scores
 
 
 def generate_answers(
@@ -55,13 +91,16 @@ def generate_answers(
     max_new_tokens: int,
     batch_size: int,
     stop_ids: Sequence[int],
+    abstain_floor: tuple[int, float] | None = None,
 ) -> list[Generation]:
     """Greedy answers to fully formatted prompts (prompt_text output), in the prompts' order.
 
     Generation stops at the first of `stop_ids` (or after `max_new_tokens`); the answer is the
-    text before that token, special tokens dropped, whitespace stripped.
+    text before that token, special tokens dropped, whitespace stripped. `abstain_floor`:
+    (the abstention's first token id, its minimum probability), see AbstentionFloor.
     """
     import torch
+    from transformers import LogitsProcessorList
 
     if not prompts:
         return []
@@ -86,7 +125,10 @@ def generate_answers(
         for row, ids in enumerate(suffixes):
             input_ids[row, prefix.length + width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
             attention_mask[row, prefix.length + width - len(ids) :] = 1
-        extra = {"past_key_values": prefix.cache_for(len(batch))} if prefix.length else {}
+        extra: dict[str, Any] = {"past_key_values": prefix.cache_for(len(batch))} if prefix.length else {}
+        floor = AbstentionFloor(*abstain_floor) if abstain_floor is not None else None
+        if floor is not None:
+            extra["logits_processor"] = LogitsProcessorList([floor])
         with torch.inference_mode():
             out = model.generate(
                 input_ids=input_ids.to(device),
@@ -106,7 +148,9 @@ def generate_answers(
             if cut is None:
                 # cut at max_new_tokens, possibly inside a multi-byte character: drop its orphan bytes
                 text = text.rstrip("\ufffd")
-            answers[i] = Generation(text=text.strip(), hit_limit=cut is None)
+            answers[i] = Generation(text=text.strip(), hit_limit=cut is None,
+                                    abstain_prob=floor.first_probs[row] if floor is not None else None,
+                                    floored=floor.floored[row] if floor is not None else False)
     return [a for a in answers if a is not None]
 
 

@@ -45,6 +45,12 @@ def question_with_sources(question: str, passages: Sequence[Source] = (), abstai
     return f"{SOURCES_INSTRUCTION.format(abstain=abstain)}\nSources:\n{sources}\n\nQuestion: {question}"
 
 
+def abstain_token_id(tokenizer: PreTrainedTokenizerBase, abstain: str) -> int | None:
+    """The first token of the abstention as an answer writes it (None: no abstention text)."""
+    ids = tokenizer(abstain.strip(), add_special_tokens=False)["input_ids"] if abstain.strip() else []
+    return int(ids[0]) if ids else None
+
+
 def has_chat_template(tokenizer: PreTrainedTokenizerBase) -> bool:
     return bool(getattr(tokenizer, "chat_template", None))
 

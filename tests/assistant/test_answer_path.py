@@ -89,3 +89,14 @@ def test_tiny_model_answers_through_the_path(tokenizer, index) -> None:
         assert a.status in ("answered", "abstained") and a.retrieved == pl.retrieved
         assert set(a.sources) <= set(pl.passages)
         assert a.best_score == pl.retrieved[0].score > 0
+
+
+def test_abstain_floor_names_the_abstentions_first_token(tokenizer, index) -> None:
+    """retrieval.abstain_min_prob 0 keeps greedy decoding as it is; above 0 generation gets the
+    token an abstaining answer opens with and the floor under it."""
+    assert path(tokenizer, index).abstain_floor is None
+    token, floor = path(tokenizer, index, abstain_min_prob=0.5).abstain_floor
+    assert floor == 0.5
+    assert token == tokenizer(ABSTAIN, add_special_tokens=False)["input_ids"][0]
+    silent = AnswerPath(tokenizer, retriever=index, k=2, min_score=0.0, abstain="", abstain_min_prob=0.5)
+    assert silent.abstain_floor is None

@@ -7,7 +7,13 @@ import math
 import pytest
 from tiny_models import build_tiny_tokenizer
 
-from docent.modeling.generation import SharedPrefix, answer_nll, corpus_perplexity, generate_answers
+from docent.modeling.generation import (
+    AbstentionFloor,
+    SharedPrefix,
+    answer_nll,
+    corpus_perplexity,
+    generate_answers,
+)
 from docent.modeling.prompt import IGNORE_INDEX, answer_only_labels, prompt_text
 
 QUESTIONS = [
@@ -90,6 +96,56 @@ def test_generation_stops_at_stop_token(tiny):
     assert gen.text == tok.decode(greedy[:k], skip_special_tokens=True).strip() != ""
     [full] = generate_answers(model, tok, [prompt], max_new_tokens=8, batch_size=1, stop_ids=[tok.pad_token_id])
     assert tok.pad_token_id not in greedy and full.hit_limit
+
+
+def _first_token_probs(model, tok, prompt):
+    import torch
+
+    ids = torch.tensor([tok(prompt, add_special_tokens=False)["input_ids"]])
+    with torch.inference_mode():
+        return model(input_ids=ids).logits[0, -1].float().softmax(-1)
+
+
+def test_abstention_floor_masks_the_first_token_only_below_its_probability(tiny):
+    """The floor acts at the first answer position alone: the token the model would open with is
+    masked when its probability is under the floor (the model then answers otherwise and the row is
+    counted as floored), kept at or above it; a floor of 0 changes nothing; the reported
+    probability is the model's own."""
+    model, tok = tiny
+    prompts = [prompt_text(tok, q) for q in QUESTIONS]
+    stop = [tok.convert_tokens_to_ids("<|im_end|>")]
+    plain = generate_answers(model, tok, prompts, max_new_tokens=6, batch_size=2, stop_ids=stop)
+    probs = [_first_token_probs(model, tok, p) for p in prompts]
+    # play the abstention's role with the greedy first token of the first prompt
+    first = int(probs[0].argmax())
+    p_first = [float(p[first]) for p in probs]
+    opens_with_it = [int(p.argmax()) == first for p in probs]
+    floor = p_first[0] + 1e-4  # just above what the model gives it on prompt 0
+    floored = generate_answers(model, tok, prompts, max_new_tokens=6, batch_size=2, stop_ids=stop,
+                               abstain_floor=(first, floor))
+    unchanged = generate_answers(model, tok, prompts, max_new_tokens=6, batch_size=2, stop_ids=stop,
+                                 abstain_floor=(first, 0.0))
+    assert [g.text for g in unchanged] == [g.text for g in plain]
+    assert not any(g.floored for g in unchanged)
+    for g, p, opens, before in zip(floored, p_first, opens_with_it, plain, strict=True):
+        assert g.abstain_prob == pytest.approx(p, abs=1e-5)
+        assert g.floored == (opens and p < floor)
+        if g.floored:
+            assert g.text != before.text  # it answered with another first token
+        elif p >= floor or not opens:
+            assert g.text == before.text
+    assert floored[0].floored
+
+
+def test_abstention_floor_ignores_later_positions() -> None:
+    import torch
+
+    floor = AbstentionFloor(token_id=1, min_prob=0.9)
+    first = floor(torch.zeros((2, 5), dtype=torch.long), torch.tensor([[0.0, 1.0, 0.0], [0.0, 9.0, 0.0]]))
+    assert first[0, 1] == float("-inf") and first[1, 1] == 9.0  # p = 0.58 masked, p = 0.9998 kept
+    assert floor.floored == [True, False]
+    later = torch.tensor([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
+    assert torch.equal(floor(torch.zeros((2, 6), dtype=torch.long), later), later)
 
 
 def _nll_by_hand(model, tok, question, answer):
