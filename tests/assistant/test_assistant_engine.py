@@ -261,3 +261,26 @@ def test_index_built_differently_is_refused(tmp_path):
         load_assistant_index(index, params)
     with pytest.raises(UserError, match=r"missing; run `dvc repro index` \(or answer closed-book with --no-retr"):
         load_assistant_index(tmp_path / "nowhere", params)
+
+
+def test_the_assistant_decodes_under_the_abstention_floor(grounded, monkeypatch):
+    """retrieval.abstain_min_prob reaches generate() as an AbstentionFloor on the abstention's first
+    token, the same processor evaluate uses; at 0 no processor runs."""
+    from docent.modeling.generation import AbstentionFloor
+    from docent.modeling.prompt import abstain_token_id
+
+    seen: list[list] = []
+    generate = grounded.model.generate
+
+    def spy(*args, **kwargs):
+        seen.append(list(kwargs.get("logits_processor") or []))
+        return generate(*args, **kwargs)
+
+    monkeypatch.setattr(grounded.model, "generate", spy)
+    grounded.answer(HCM).read()
+    with_retrieval(grounded, abstain_min_prob=0.6).answer(HCM).read()
+    assert seen[0] == []
+    [floor] = seen[1]
+    assert isinstance(floor, AbstentionFloor) and floor.min_prob == 0.6
+    assert floor.token_id == abstain_token_id(grounded.tokenizer, ABSTAIN)
+    assert len(floor.first_probs) == 1  # it ran at the first answer position

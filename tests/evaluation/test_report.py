@@ -128,3 +128,17 @@ def test_report_sections_and_escaping(tmp_path: Path) -> None:
                      "| When \\| where? | 1428 | I don't know. | abstained | *(empty)* |"]
     assert "- base + retrieval: " + "b " * 9 + "b…" in report  # cut at probe_limit (20 characters)
     assert "- Q: Who was Hồ Chí Minh? — A: A revolutionary." in report
+
+
+def test_overruled_abstentions_are_counted_per_model_and_split() -> None:
+    """An answer written because the abstention was under retrieval.abstain_min_prob is counted
+    (`<model>.<split>.abstentions_under_floor`); a model with none gets no key."""
+    from docent.evaluation.runner import SplitResult, flat_metrics
+
+    s = SplitResult("test", [{"question": "q1"}, {"question": "q2"}])
+    s.answers = {"finetuned_rag": ["a", "b"], "base_rag": ["c", "d"]}
+    s.corpus = {"finetuned_rag": {}, "base_rag": {}}
+    s.floored = {"finetuned_rag": 2, "base_rag": 0}
+    out = flat_metrics([s])
+    assert out["finetuned_rag.test.abstentions_under_floor"] == 2
+    assert "base_rag.test.abstentions_under_floor" not in out
