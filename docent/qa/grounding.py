@@ -21,6 +21,8 @@ POSSESSIVE_PRONOUNS = frozenset({"his", "her", "hers", "himself", "herself"})
 DANGLING_ENDS = frozenset({"the", "a", "an", "and", "or", "of", "to", "with", "as", "its", "his", "her",
                            "their", "but", "which", "that", "who", "whose", "than", "from", "into", "is",
                            "was", "were", "are", "by", "for", "on", "at", "in", "while", "whereas"})
+# The prepositions a question may end on when it strands one on purpose.
+STRANDABLE = frozenset({"to", "with", "from", "into", "for", "on", "at", "in"})
 STOPWORDS = frozenset(
     [
         "a", "an", "the", "of", "and", "or", "but", "in", "on", "at", "to", "for", "from", "by", "with", "as", "is",
@@ -85,6 +87,7 @@ def _broken_punctuation(text: str) -> bool:
 SPECIFIC_CONTENT_WORDS = 5
 # Code-like words name a specific thing as well as a capital does: `os.path.join`, `pip_install`, `main()`,
 # `application/octet-stream`, `image/svg+xml`.
+_TERM_OPENING = re.compile(r"^(?:class |function |method )?[\w.\-]+(?:\([^()]*\))?(?::| [-–]) ")
 _CODE_WORD = re.compile(r"\w[._/+]\w|\(\)|^-{1,2}\w")
 
 
@@ -106,11 +109,13 @@ def topic_words(title: str, section: str = "") -> Topic:
 
 
 def question_problem(question: str, allow_possessive: bool = False, max_words: int = 30,
-                     topic: Topic = ()) -> str | None:
+                     topic: Topic = (), stranded: bool = False) -> str | None:
     """Why this question is not kept, or None if it reads as a well-formed, self-contained question.
 
     `topic`: the source document's title and heading words (`topic_words`); a question naming the
-    document's topic has something specific to ask about even without a capital or a number."""
+    document's topic has something specific to ask about even without a capital or a number.
+    `stranded`: the question was built to end on its preposition ("What is X noted for?"), so a
+    preposition there is no sign of a cut-off question."""
     q = question.strip()
     n_words = len(q.split())
     if n_words < 3:
@@ -122,7 +127,7 @@ def question_problem(question: str, allow_possessive: bool = False, max_words: i
     if not _balanced(q) or _broken_punctuation(q):
         return "question_ungrammatical"
     tokens = words(q)
-    if tokens and tokens[-1] in DANGLING_ENDS:
+    if tokens and tokens[-1] in DANGLING_ENDS and not (stranded and tokens[-1] in STRANDABLE):
         return "question_ungrammatical"
     blocked = UNRESOLVED_PRONOUNS if allow_possessive else UNRESOLVED_PRONOUNS | POSSESSIVE_PRONOUNS
     if any(t in blocked for t in tokens):
@@ -147,7 +152,11 @@ def answer_problem(answer: str, max_words: int) -> str | None:
         return "answer_too_long"
     if n_words < 4:
         return "answer_too_short"
-    if not (a[:1].isupper() or a[:1].isdigit()) or a[-1:] not in ".!?":
+    # a documented term's sentence opens on the term as the page wrote it ("venv.create(...): Create
+    # an EnvBuilder ..."): the sentence after it is what must read as one
+    opening = _TERM_OPENING.match(a)
+    sentence = a[opening.end():] if opening else a
+    if not (sentence[:1].isupper() or sentence[:1].isdigit()) or a[-1:] not in ".!?":
         return "answer_ungrammatical"
     if not _balanced(a) or _broken_punctuation(a):
         return "answer_ungrammatical"

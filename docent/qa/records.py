@@ -29,6 +29,7 @@ class Sentence:
     sent_id: int | str
     text: str
     section: str = ""  # the heading path above it ("Virtual Environments > Creating Virtual Environments")
+    kind: str = "sentence"  # "definition": a definition-list item's sentence, "term: sentence" (docent/text/units.py)
 
     @property
     def key(self) -> str:
@@ -75,8 +76,11 @@ def sentences_from_rows(rows: list[dict[str, Any]], path: str) -> list[Sentence]
         section = row.get("section", "")
         if not isinstance(section, str):
             raise UserError(f"{path}:{lineno}: 'section' must be a string")
+        kind = row.get("kind", "sentence")
+        if kind not in ("sentence", "definition"):
+            raise UserError(f"{path}:{lineno}: 'kind' must be 'sentence' or 'definition', got {kind!r}")
         sentences.append(Sentence(doc_id=row["doc_id"], title=row["title"], sent_id=sent_id, text=row["text"],
-                                  section=section))
+                                  section=section, kind=kind))
     return sentences
 
 

@@ -46,6 +46,7 @@ class Candidate:
     short: str  # the span the question asks for: a name, a date, a number, a short noun phrase
     allow_possessive: bool = False  # the wh-word is the referent of "his"/"her"
     variant_of: str = ""  # a visitor form: the checked question it was derived from
+    stranded: bool = False  # ends on its preposition by design ("What is Cần Thơ noted for?")
 
 
 Proposal = tuple[str, Sequence[Candidate]]  # an answer and the questions proposed for it
@@ -86,7 +87,8 @@ class Selection:
         return problem
 
     def candidate_problem(self, cand: Candidate, answer: str, topic: Topic = ()) -> str | None:
-        return question_problem(cand.question, allow_possessive=cand.allow_possessive, topic=topic) or (
+        return question_problem(cand.question, allow_possessive=cand.allow_possessive, topic=topic,
+                                stranded=cand.stranded) or (
             short_answer_problem(cand.short, cand.question, answer) if self.short_answers else None)
 
     def keep(self, proposals: Iterable[Proposal], passage: str, title: str = "",

@@ -249,3 +249,57 @@ def test_negated_objects_and_light_verbs_are_not_asked():
     asked = questions(pairs)
     assert not any(q.startswith("What did") for q in asked), asked
     assert not any(q.startswith("By whom") for q in asked), asked
+
+
+def test_the_last_preposition_is_asked_and_left_at_the_end():
+    pairs, _ = run(("Hubble Space Telescope", "The Hubble Space Telescope is named after the astronomer Edwin Hubble."),
+                   ("Angkor Wat", "Angkor Wat is noted for its monumental scale."))
+    by_question = {p.question: p for p in pairs}
+    assert by_question["Who is the Hubble Space Telescope named after?"].short_answer == "Edwin Hubble"
+    assert "What is Angkor Wat noted for?" in by_question
+
+
+def test_a_preposition_is_not_stranded_across_a_date_a_comma_or_a_range():
+    pairs, _ = run(("Angkor Wat", "Angkor Wat was constructed during the reign of the Khmer king in 1113."),
+                   ("Galaxy", "Galaxies range in size from dwarfs to giants."),
+                   ("Confucianism",
+                    "Confucianism integrates philosophy, ethics, and governance, with a focus on virtue."))
+    stranded = [p.question for p in pairs if p.question.rstrip("?").split()[-1] in ("during", "from", "to", "with")]
+    assert stranded == []
+
+
+def test_have_a_noun_of_a_number_asks_the_noun():
+    pairs, _ = run(("Laos", "Laos has a population of 7.5 million people."))
+    by_question = {p.question: p for p in pairs}
+    assert "What is the population of Laos?" in by_question
+    assert by_question["What is the population of Laos?"].short_answer == "7.5 million"
+
+
+def test_a_pronoun_takes_the_title_when_the_first_sentence_names_no_subject():
+    pairs, _ = run(("Mainland Southeast Asia", "Cambodia, Laos and Thailand: the mainland."),
+                   ("Mainland Southeast Asia", "It is bordered by the Bay of Bengal to the west."))
+    assert any(p.answer.startswith("Mainland Southeast Asia is bordered") for p in pairs)
+
+
+def documented(*texts: tuple[str, str]):
+    sentences = [Sentence(doc_id="venv", title="venv — Creation of virtual environments", sent_id=k, text=text,
+                          kind=kind) for k, (kind, text) in enumerate(texts)]
+    return generator().generate(sentences)
+
+
+def test_a_documented_term_is_asked_what_it_does_and_what_it_is():
+    pairs, counts = documented(
+        ("definition", "venv.create(env_dir): Create an EnvBuilder with the given keyword arguments."),
+        ("definition", "venv.EnvBuilder.setup_scripts(context): Installs activation scripts into the environment."),
+        ("sentence", "inc_path - The include path for the virtual environment."),
+        ("definition", "class venv.EnvBuilder(...): Changed in version 3.4: Added the with_pip parameter"),
+    )
+    by_question = {p.question: p for p in pairs}
+    assert by_question["What does venv.create do?"].short_answer == "Create an EnvBuilder"
+    # the answer keeps the term it is about, as the page wrote it
+    assert by_question["What does venv.create do?"].answer.startswith("venv.create(env_dir): Create")
+    assert by_question["What does venv.EnvBuilder.setup_scripts do?"].short_answer.startswith("Installs activation")
+    assert by_question["What is inc_path?"].short_answer == "include path for virtual environment"
+    # no prose form on a description without its subject ("What does installs ... into?")
+    assert not any(q.lower().startswith("what does installs") for q in by_question)
+    assert counts["sentences_without_question"] == 1  # the version note without a final stop is no answer

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from docent.qa.grounding import normalize_text
 from docent.qa.rules.lexicon import PRONOUN_KIND, SUBJECT_DEPS
 from docent.qa.rules.parsing import is_person, is_plural, np_tokens, render, subject_of
 
@@ -30,6 +31,20 @@ def doc_entity(doc: Doc, kinds: dict[str, str]) -> tuple[str, str] | None:
             kind = "thing"
         return text, kind
     return None
+
+
+def title_entity(title: str, kinds: dict[str, str]) -> tuple[str, str] | None:
+    """The document's title as its name when its first sentence gives none (a misparse, or a page
+    that opens on a list): "Mainland Southeast Asia" for its "It comprises ...". Only a short name
+    (a heading like "venv — Creation of virtual environments" names no one thing)."""
+    name = title.strip()
+    if not name or len(name.split()) > 5 or any(c in name for c in "—–:;,()"):
+        return None
+    # a name as an encyclopedia titles its article ("Mainland Southeast Asia", "Black hole"); a
+    # file's name ("shared mime info spec") is not what its "It" refers to
+    if not name[:1].isupper():
+        return None
+    return name, "person" if kinds.get(normalize_text(name)) == "person" else "thing"
 
 
 def resolve_pronoun(doc: Doc, entity: tuple[str, str] | None) -> str | None:

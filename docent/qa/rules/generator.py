@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from docent.qa.records import QAPair, Sentence
-from docent.qa.rules.coreference import doc_entity, resolve_pronoun
+from docent.qa.rules.coreference import doc_entity, resolve_pronoun, title_entity
 from docent.qa.rules.parsing import defined_kinds, tidy
-from docent.qa.rules.questions import facts_of
+from docent.qa.rules.questions import Fact, as_predicate, facts_of, split_definition, term_questions
 from docent.qa.selection import Selection
 
 if TYPE_CHECKING:
@@ -33,14 +33,21 @@ class RulesGenerator:
         self.batch_size = batch_size
         self.colloquial = colloquial
         self.kinds: dict[str, str] = {}
+        self.terms: dict[str, str] = {}  # a definition's sentence key -> its term (its description is parsed)
+        self.predicates: dict[str, Doc] = {}  # a definition's key -> its description parsed as "It <does ...>"
 
     def parse(self, sentences: Sequence[Sentence], counts: Counter[str]) -> list[tuple[Sentence, Doc]]:
         prepared = []
+        self.terms = {}
         for sentence in sentences:
             text: str | None = tidy(sentence.text)
             if not text:
                 counts["rejected_empty_sentence"] += 1
                 continue
+            # a documented term's sentence: its description is what parses as English
+            definition = split_definition(text, sentence.kind)
+            if definition is not None and definition[1]:
+                self.terms[sentence.key], text = definition
             prepared.append((sentence, text))
         docs = list(self.nlp.pipe((t for _, t in prepared), batch_size=self.batch_size))
         # pronouns: each document's name for itself comes from its first sentence
@@ -48,14 +55,22 @@ class RulesGenerator:
         for k, (sentence, _) in enumerate(prepared):
             first.setdefault(sentence.doc_id, k)
         self.kinds = defined_kinds(docs)
-        entities = {doc_id: doc_entity(docs[k], self.kinds) for doc_id, k in first.items()}
+        titles = {sentence.doc_id: sentence.title for sentence, _ in prepared}
+        entities = {doc_id: doc_entity(docs[k], self.kinds) or title_entity(titles[doc_id], self.kinds)
+                    for doc_id, k in first.items()}
         rewritten = {}
         for k, (sentence, _) in enumerate(prepared):
+            if sentence.key in self.terms:
+                continue  # a description's "It" is its term, which the answer already names
             text = resolve_pronoun(docs[k], entities.get(sentence.doc_id))
             if text is not None:
                 rewritten[k] = text
         for k, doc in zip(rewritten, self.nlp.pipe(rewritten.values(), batch_size=self.batch_size), strict=True):
             docs[k] = doc
+        predicates = {sentence.key: p for sentence, text in prepared if sentence.key in self.terms
+                      and (p := as_predicate(text)) is not None}
+        self.predicates = dict(zip(predicates, self.nlp.pipe(predicates.values(), batch_size=self.batch_size),
+                                   strict=True))
         counts["pronouns_resolved"] += len(rewritten)
         return [(sentence, doc) for (sentence, _), doc in zip(prepared, docs, strict=True)]
 
@@ -68,9 +83,9 @@ class RulesGenerator:
         pairs: list[QAPair] = []
         for sentence, doc in parsed:
             kept_before = len(pairs)
-            for fact in facts_of(doc, self.max_answer_words, self.kinds):
+            for fact, passage in self.facts(sentence, doc):
                 fact_id = f"{sentence.key}{fact.suffix}"
-                for answer, cand in selection.keep([(fact.answer, fact.candidates)], doc.text, sentence.title,
+                for answer, cand in selection.keep([(fact.answer, fact.candidates)], passage, sentence.title,
                                                      sentence.section):
                     pairs.append(QAPair(question=cand.question, answer=answer, short_answer=cand.short,
                                         doc_id=sentence.doc_id,
@@ -79,3 +94,24 @@ class RulesGenerator:
             if len(pairs) == kept_before:
                 counts["sentences_without_question"] += 1
         return pairs, counts
+
+    def facts(self, sentence: Sentence, doc: Doc) -> list[tuple[Fact, str]]:
+        """The facts of one parsed sentence and the passage their answers must be grounded in. A
+        documented term's description is asked about by its term ("What does venv.create do?") as
+        well as by the prose forms, and every answer keeps the term: "venv.create(...): Create ..."."""
+        facts = facts_of(doc, self.max_answer_words, self.kinds)
+        term = self.terms.get(sentence.key)
+        if term is None:
+            return [(fact, doc.text) for fact in facts]
+        text = sentence.text.strip()
+        predicate = self.predicates.get(sentence.key)
+        own = tuple(term_questions(term, doc, predicate))
+        if (predicate is not None and own and own[0].question.endswith(" do?")) or (doc[:1] and doc[0].pos_ == "VERB"):
+            # "Installs activation scripts ...": the subject is the term, which the prose forms cannot see
+            facts = []
+        named = [Fact(f.suffix, f"{term}: {f.answer}" if f.suffix else text, f.candidates) for f in facts]
+        if named and not named[0].suffix:
+            named[0] = Fact("", text, own + named[0].candidates)
+        elif own:
+            named.insert(0, Fact("", text, own))
+        return [(fact, text) for fact in named]

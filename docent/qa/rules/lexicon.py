@@ -62,6 +62,10 @@ DATE_WORDS = MONTHS | {"century", "centuries", "millennium", "bc", "bce", "ad", 
 # Preps that turn a date into a duration or a comparison ("for 10 years", "of the 1960s") rather than a time.
 NON_TIME_PREPS = frozenset({"for", "of", "with", "than", "like", "about"})
 PLACE_PREPS = frozenset({"in", "at", "near"})
+# Prepositions a question cannot leave at its end: "What did X die despite?", "What is X than?";
+# "by" has its own forms (by whom, the agent), "of" and "as" belong to the phrase before them.
+NON_STRANDED_PREPS = frozenset({"of", "as", "by", "despite", "than", "because", "including", "like", "unlike",
+                                "such", "whereas", "although", "per", "via", "among", "amid", "throughout"})
 PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
 NUMBER_SKIP_LABELS = frozenset({"DATE", "TIME", "MONEY", "PERCENT", "ORDINAL"})
 SUBJECT_DEPS = ("nsubj", "nsubjpass")

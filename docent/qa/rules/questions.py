@@ -14,6 +14,7 @@ from docent.qa.rules.lexicon import (
     CATEGORY_NOUNS,
     HOW_MODALS,
     LIGHT_VERBS,
+    NON_STRANDED_PREPS,
     NUMBER_SKIP_LABELS,
     PLACE_LABELS,
     PLACE_PREPS,
@@ -31,6 +32,7 @@ from docent.qa.rules.parsing import (
     is_finite,
     is_person,
     is_plural,
+    is_verb,
     np_text,
     np_tokens,
     person_noun,
@@ -154,7 +156,8 @@ class QuestionBuilder:
         out: list[Candidate] = []
         for build in (self.definition, self.alias_question, self.subject_question, self.which_question,
                       self.when_questions, self.deed_question, self.where_question, self.number_question,
-                      self.by_whom_question, self.agent_question, self.object_question):
+                      self.by_whom_question, self.agent_question, self.object_question, self.attribute_question,
+                      self.stranded_question):
             out.extend(c for c in build() if c.question)
         return out
 
@@ -406,6 +409,74 @@ class QuestionBuilder:
         wh = "Who" if known == "person" or (known is None and person_noun(obj)) else "What"
         return [Candidate(wh.lower(), self.ask(wh, self.inverted({t.i for t in obj.subtree})), core_phrase(obj))]
 
+    def attribute_question(self) -> list[Candidate]:
+        """"X has a population of 4 million" -> "What is the population of X?": the have-object's
+        of-phrase asked through its noun (have is too light for "What does X have?")."""
+        verb, subject = self.verb, self.subject
+        obj = self.child("dobj")
+        be = {"VBZ": "is", "VBD": "was", "VBP": "are"}.get(verb.tag_)
+        if (verb.lemma_ != "have" or be is None or obj is None or obj.pos_ != "NOUN" or is_plural(obj)
+                or any(c.dep_ in ("aux", "auxpass", "neg") for c in verb.children)):
+            return []
+        of = [c for c in obj.children if c.dep_ == "prep" and c.lower_ == "of" and c.i == obj.i + 1]
+        pobj = [c for c in of[0].children if c.dep_ == "pobj"] if of else []
+        # only "a/an/the" before the noun: "a population", not "no population" or "three sites"
+        before = [c for c in obj.children if c.i < obj.i]
+        if not pobj or any(c.dep_ != "det" or c.lower_ not in ("a", "an", "the") for c in before):
+            return []
+        assert subject is not None  # candidates() runs the forms only after subject_ok()
+        # a number is the span asked ("4,199,824" of "around 4,199,824 as of 2024"), else the phrase
+        numbers = [t for t in pobj[0].subtree if t.like_num and t.ent_type_ not in ("DATE", "TIME")]
+        # "47.2 million": the number with its scale word, as the answer states it
+        short = render(t for t in numbers[0].head.subtree if t.like_num and (t == numbers[0] or t.head == numbers[0]
+                       or numbers[0].head == t)) if numbers else core_phrase(pobj[0])
+        return [Candidate("what", self.ask("What", f"{be} the {obj.lower_} of {np_text(subject)}"), short)]
+
+    def stranded_question(self) -> list[Candidate]:
+        """The object of the clause's last preposition asked, the preposition left at the end: "Angkor
+        Wat is oriented toward the west" -> "What is Angkor Wat oriented toward?"; "Cần Thơ is noted
+        for its floating markets" -> "What is Cần Thơ noted for?". Dates and places have their own
+        forms (when, where); the copula's own phrases ("is in the Mekong Delta") read badly stranded."""
+        verb = self.verb
+        if verb.lemma_ == "be" or self.implied_aux:
+            return []
+        preps = [c for c in verb.children if c.dep_ == "prep" and c.i in self.clause and c.i > verb.i
+                 and c.lower_ not in NON_STRANDED_PREPS]
+        if not preps:
+            return []
+        prep = preps[-1]
+        pobj = [c for c in prep.children if c.dep_ == "pobj"]
+        # the phrase must end the clause, so that stranding it leaves the rest in order
+        after = [i for i in self.clause if i > prep.right_edge.i and self.doc[i].dep_ != "punct"]
+        # a date left in the question ("constructed between 1113 and 1150 during?") buries the preposition
+        if (len(pobj) != 1 or after or pobj[0].pos_ not in ("NOUN", "PROPN")
+                or any(has_date(c) for c in verb.children if c.i in self.clause)
+                or (prep.lower_ in PLACE_PREPS and pobj[0].ent_type_ in PLACE_LABELS)
+                or any(c.dep_ == "neg" for c in verb.children)):
+            return []
+        removed = {t.i for t in pobj[0].subtree}
+        # the phrase is the preposition and its object only: "range from dwarfs to giants" and
+        # "not from fusion" strand badly
+        if {t.i for t in prep.subtree} != removed | {prep.i}:
+            return []
+        body = self.inverted(removed)
+        # a short question only: a long one strands its preposition far from its verb
+        if body and len(body.split()) > 10:
+            return []
+        # "integrate philosophy, ethics, and governance, with?": the preposition must follow its
+        # verb's phrase directly, not a comma
+        before = self.doc[prep.i - 1]
+        if not body or before.text in (",", ";") or (before.lower_ == "well" and before.nbor(-1).lower_ == "as"):
+            return []
+        known = self.kinds.get(normalize_text(render(np_tokens(pobj[0]))))
+        wh = "Who" if known == "person" or (known is None and person_noun(pobj[0])) else "What"
+        # "the astronomer Edwin Hubble": the name in apposition is the span asked, not "astronomer"
+        names = [c for c in pobj[0].children if c.dep_ == "appos" and c.pos_ == "PROPN"]
+        short = core_phrase(names[0]) if names else core_phrase(pobj[0])
+        if names and person_noun(pobj[0]):
+            wh = "Who"
+        return [Candidate(wh.lower(), self.ask(wh, body), short, stranded=True)]
+
 
 # ---------------------------------------------------------------- facts
 
@@ -469,3 +540,84 @@ def facts_of(doc: Doc, max_answer_words: int, kinds: dict[str, str] | None = Non
             clause_text = f"{render(np_tokens(builder.subject))}{aux} {clause_text}"
         facts.append(Fact(f".{k}", sentence_case(clause_text), tuple(clause_candidates(builder))))
     return facts
+
+
+# ---------------------------------------------------------------- definitions (technical text)
+
+# "inc_path - The include path for the virtual environment.": a term and its description in a list
+DASH_DEFINITION = re.compile(r"^([A-Za-z_][\w.]*(?:\(\))?) [-–] (\S.*)$")
+_VERSION_NOTE = re.compile(r"^(?:New|Changed|Deprecated) in version (\d+(?:\.\d+)+)\b[.:]?\s*(.*)$")
+_ADDED = re.compile(r"^Added (?:the |a |an )?(.+?)\.?$")
+_TERM_KEYWORD = re.compile(r"^(?:class|function|method|attribute|exception|data|property)\s+")
+
+
+def split_definition(text: str, kind: str) -> tuple[str, str] | None:
+    """(term, description) of a definition-list sentence ("term: sentence", as clean writes it) or
+    of a list line "term - description"; None for prose."""
+    if kind == "definition" and ": " in text:
+        term, description = text.split(": ", 1)
+        return term.strip(), description.strip()
+    match = DASH_DEFINITION.match(text)
+    return (match.group(1), match.group(2)) if match else None
+
+
+def term_name(term: str) -> str:
+    """How a question names a documented term: "class venv.EnvBuilder(system_site_packages=False)" ->
+    "venv.EnvBuilder()"; "--clear" stays."""
+    name = _TERM_KEYWORD.sub("", term.strip())
+    return re.sub(r"\(.*\)$", "()", name)
+
+
+def as_predicate(description: str) -> str | None:
+    """The description read as what its term does: "Installs activation scripts ..." -> "It installs
+    activation scripts ...". The tagger reads a capitalised opening "Installs" as a plural noun; with
+    a subject before it, it parses as the verb it is. None when the description opens on a word that
+    cannot be a verb (an article, a pronoun, a number, code)."""
+    first = description.split(" ", 1)[0]
+    if not first.isalpha() or not first[:1].isupper() or first.lower() in _NOT_A_VERB:
+        return None
+    return f"It {first.lower()}{description[len(first):]}"
+
+
+_NOT_A_VERB = frozenset({"the", "a", "an", "this", "these", "that", "those", "it", "its", "if", "when", "for",
+                         "in", "on", "at", "to", "by", "with", "as", "see", "note", "new", "changed", "deprecated",
+                         "there", "each", "all", "any", "some", "one", "no", "not", "only", "also", "you", "we"})
+
+
+def term_questions(term: str, description: Doc, predicate: Doc | None = None) -> list[Candidate]:
+    """The questions a documented term's description answers: "venv.create(...): Create an EnvBuilder
+    ..." -> "What does venv.create do?"; "inc_path - The include path ..." -> "What is inc_path?";
+    "Changed in version 3.4: Added the with_pip parameter" -> "In which version was the with_pip
+    parameter added to venv.EnvBuilder?". `predicate`: the parse of `as_predicate(description)`."""
+    name = term_name(term)
+    if not name or len(name.split()) > 3 or len(name) > 48:
+        return []
+    text = description.text
+    note = _VERSION_NOTE.match(text)
+    if note:
+        version, rest = note.groups()
+        added = _ADDED.match(rest)
+        if added and len(added.group(1).split()) <= 6:
+            return [Candidate("which", f"In which version was the {added.group(1)} added to {name}?", version)]
+        if not rest and text.startswith("New"):
+            return [Candidate("which", f"In which version was {name} added?", version)]
+        return []
+    if predicate is not None and len(predicate) > 2:
+        verb = predicate[1]
+        if verb.dep_ == "ROOT" and verb.pos_ == "VERB" and predicate[0].dep_ == "nsubj":
+            # what the term does, to the end of the verb's object: "Create an EnvBuilder"
+            obj = next((c for c in verb.children if c.dep_ == "dobj"), None)
+            end = np_tokens(obj)[-1].i + 1 if obj is not None and np_tokens(obj) else min(len(predicate), 4)
+            words = text.split()[:end - 1]
+            if 1 <= len(words) <= 8:
+                return [Candidate("define", f"What does {name} do?", " ".join(words).rstrip(".,;:"))]
+            return []
+    roots = [sent.root for sent in description.sents]
+    if not roots:
+        return []
+    root = roots[0]
+    if root.pos_ in ("NOUN", "PROPN") and not any(is_verb(t) and t.dep_ in ("ROOT", "relcl", "acl") and t.i < root.i
+                                                  for t in description):
+        # a noun phrase describing the term ("The include path for the virtual environment")
+        return [Candidate("define", f"What is {name}?", core_phrase(root))]
+    return []
