@@ -138,6 +138,7 @@ def question_problem(question: str, allow_possessive: bool = False, max_words: i
     # has two and could be asked of any empire).
     rest = q.split()[1:]
     asked = set(tokens[1:])
+    asked |= {t[:-1] for t in asked if t.endswith("s") and len(t) > 4}  # "neutron stars" names "Neutron star"
     if not any(w[:1].isupper() or any(c.isdigit() for c in w) or _CODE_WORD.search(w) for w in rest) and not any(
             group <= asked for group in topic) and len(content_tokens(q)) < SPECIFIC_CONTENT_WORDS:
         return "question_no_anchor"
@@ -156,7 +157,11 @@ def answer_problem(answer: str, max_words: int) -> str | None:
     # an EnvBuilder ..."): the sentence after it is what must read as one
     opening = _TERM_OPENING.match(a)
     sentence = a[opening.end():] if opening else a
-    if not (sentence[:1].isupper() or sentence[:1].isdigit()) or a[-1:] not in ".!?":
+    # ... and a sentence may open on a command or a name in code, which keeps its case
+    # ("update-mime-database is passed the mime directory ...", "python -m pip list will display ...")
+    first_word = sentence.split(" ", 1)[0]
+    code_opening = bool(_CODE_WORD.search(first_word)) or "-" in first_word.strip("-") or first_word == "python"
+    if not (sentence[:1].isupper() or sentence[:1].isdigit() or code_opening) or a[-1:] not in ".!?":
         return "answer_ungrammatical"
     if not _balanced(a) or _broken_punctuation(a):
         return "answer_ungrammatical"

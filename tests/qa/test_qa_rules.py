@@ -272,7 +272,7 @@ def test_have_a_noun_of_a_number_asks_the_noun():
     pairs, _ = run(("Laos", "Laos has a population of 7.5 million people."))
     by_question = {p.question: p for p in pairs}
     assert "What is the population of Laos?" in by_question
-    assert by_question["What is the population of Laos?"].short_answer == "7.5 million"
+    assert by_question["What is the population of Laos?"].short_answer == "7.5 million people"
 
 
 def test_a_pronoun_takes_the_title_when_the_first_sentence_names_no_subject():
@@ -303,3 +303,25 @@ def test_a_documented_term_is_asked_what_it_does_and_what_it_is():
     # no prose form on a description without its subject ("What does installs ... into?")
     assert not any(q.lower().startswith("what does installs") for q in by_question)
     assert counts["sentences_without_question"] == 1  # the version note without a final stop is no answer
+
+
+def test_an_opening_description_before_the_name_leaves_the_name_as_subject():
+    pairs, _ = run(("Franklin D. Roosevelt", "A member of the Democratic Party, Roosevelt served in the New York "
+                                             "State Senate from 1911 to 1913."))
+    asked = questions(pairs)
+    assert "When did Roosevelt serve in the New York State Senate?" in asked
+    assert not any("member of the Democratic Party" in q for q in asked)
+
+
+def test_a_measure_on_the_verb_is_asked_with_what_and_its_unit():
+    pairs, _ = run(("Moon", "The Moon orbits Earth at an average distance of 384,399 kilometers."),
+                   ("Neutron star", "Neutron stars have a radius on the order of 10 kilometers."))
+    by_question = {p.question: p for p in pairs}
+    assert by_question["At what average distance does the Moon orbit Earth?"].short_answer == "384,399 kilometers"
+    assert by_question["What is the radius of neutron stars?"].short_answer == "10 kilometers"
+
+
+def test_a_sentence_may_open_on_a_command_in_lowercase():
+    assert answer_problem("update-mime-database is passed the mime directory as its only argument.", 40) is None
+    assert answer_problem("and then it is passed the mime directory as its only argument.", 40) == \
+        "answer_ungrammatical"

@@ -106,7 +106,9 @@ class RulesGenerator:
         text = sentence.text.strip()
         predicate = self.predicates.get(sentence.key)
         own = tuple(term_questions(term, doc, predicate))
-        if (predicate is not None and own and own[0].question.endswith(" do?")) or (doc[:1] and doc[0].pos_ == "VERB"):
+        read_as_verb = predicate is not None and len(predicate) > 1 and predicate[1].dep_ == "ROOT" \
+            and predicate[1].pos_ == "VERB"
+        if read_as_verb or (doc[:1] and doc[0].pos_ == "VERB"):
             # "Installs activation scripts ...": the subject is the term, which the prose forms cannot see
             facts = []
         named = [Fact(f.suffix, f"{term}: {f.answer}" if f.suffix else text, f.candidates) for f in facts]

@@ -66,6 +66,8 @@ PLACE_PREPS = frozenset({"in", "at", "near"})
 # "by" has its own forms (by whom, the agent), "of" and "as" belong to the phrase before them.
 NON_STRANDED_PREPS = frozenset({"of", "as", "by", "despite", "than", "because", "including", "like", "unlike",
                                 "such", "whereas", "although", "per", "via", "among", "amid", "throughout"})
+# ... but what a thing is made of is asked with "of" at the end: "What does Earth's crust consist of?"
+OF_VERBS = frozenset({"consist", "compose", "make", "die", "accuse", "convict"})
 PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
 NUMBER_SKIP_LABELS = frozenset({"DATE", "TIME", "MONEY", "PERCENT", "ORDINAL"})
 SUBJECT_DEPS = ("nsubj", "nsubjpass")

@@ -149,7 +149,8 @@ def np_tokens(head: Token) -> list[Token]:
     """A noun phrase without its appositives, relative clauses and what follows its first comma.
 
     "Hồ Chí Minh, colloquially known as Uncle Ho, ..." -> "Hồ Chí Minh". An NP whose head comes after
-    a comma ("A committed Marxist–Leninist, Hồ") is a misparse: it yields [] and no question uses it.
+    a comma ("A committed Marxist–Leninist, Hồ") is an opening description parsed into the subject:
+    the name after the comma is the phrase.
     """
     dropped: set[int] = set()
     for tok in head.subtree:
@@ -159,8 +160,14 @@ def np_tokens(head: Token) -> list[Token]:
             dropped.update(t.i for t in tok.subtree)
     kept = [t for t in head.subtree if t.i not in dropped]
     cut = [t.i for t in head.subtree if t.i in dropped and t.text in NP_DROP_PUNCT]
-    if cut and min(cut) < head.i:
-        return []
+    before = [i for i in cut if i < head.i]
+    if before:
+        # an opening description set off by a comma ("A committed Marxist–Leninist, Hồ played ...")
+        # is parsed into the subject: the name after the comma is the noun phrase
+        kept = [t for t in kept if t.i > max(before)]
+        cut = [i for i in cut if i > head.i]
+        if not kept or kept[0].i != max(before) + 1 or any(t.dep_ == "conj" for t in kept):
+            return []
     if cut:
         kept = [t for t in kept if t.i < min(cut)]
     return kept
@@ -215,6 +222,11 @@ def subject_of(verb: Token) -> tuple[Token | None, bool]:
     clause or participle on a copula's attribute ("X was a leader who founded Y", "X was a kingdom
     founded in 204 BC") has the copula's subject as its subject."""
     subjects = [c for c in verb.children if c.dep_ in SUBJECT_DEPS]
+    if len(subjects) == 2 and subjects[0].right_edge.i + 2 == subjects[1].left_edge.i \
+            and verb.doc[subjects[0].right_edge.i + 1].text == "," and subjects[1].pos_ != "PRON":
+        # "A member of the Democratic Party, Roosevelt served ...": an opening description parsed as
+        # a second subject; the name after the comma is the subject
+        subjects = subjects[1:]
     if len(subjects) > 1:
         return None, False  # two subjects of one verb: a misparse
     if verb.dep_ == "relcl":

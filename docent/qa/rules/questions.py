@@ -16,6 +16,7 @@ from docent.qa.rules.lexicon import (
     LIGHT_VERBS,
     NON_STRANDED_PREPS,
     NUMBER_SKIP_LABELS,
+    OF_VERBS,
     PLACE_LABELS,
     PLACE_PREPS,
     SUBJECT_DEPS,
@@ -157,7 +158,7 @@ class QuestionBuilder:
         for build in (self.definition, self.alias_question, self.subject_question, self.which_question,
                       self.when_questions, self.deed_question, self.where_question, self.number_question,
                       self.by_whom_question, self.agent_question, self.object_question, self.attribute_question,
-                      self.stranded_question):
+                      self.measure_question, self.stranded_question):
             out.extend(c for c in build() if c.question)
         return out
 
@@ -414,12 +415,19 @@ class QuestionBuilder:
         of-phrase asked through its noun (have is too light for "What does X have?")."""
         verb, subject = self.verb, self.subject
         obj = self.child("dobj")
-        be = {"VBZ": "is", "VBD": "was", "VBP": "are"}.get(verb.tag_)
+        # the attribute's number, not the owner's: "Neutron stars have a radius" -> "What is the radius"
+        be = {"VBZ": "is", "VBD": "was", "VBP": "is"}.get(verb.tag_)
         if (verb.lemma_ != "have" or be is None or obj is None or obj.pos_ != "NOUN" or is_plural(obj)
                 or any(c.dep_ in ("aux", "auxpass", "neg") for c in verb.children)):
             return []
+        # "a population of 4 million", "a radius on the order of 10 kilometers"
         of = [c for c in obj.children if c.dep_ == "prep" and c.lower_ == "of" and c.i == obj.i + 1]
+        if not of:
+            of = [g for c in obj.children if c.dep_ == "prep" and c.i == obj.i + 1 for n in c.children
+                  if n.dep_ == "pobj" for g in n.children if g.dep_ == "prep" and g.lower_ == "of"]
         pobj = [c for c in of[0].children if c.dep_ == "pobj"] if of else []
+        if of and obj.i + 1 != of[0].i and not any(t.like_num for t in of[0].subtree):
+            return []  # only a measure may sit behind "on the order of"
         # only "a/an/the" before the noun: "a population", not "no population" or "three sites"
         before = [c for c in obj.children if c.i < obj.i]
         if not pobj or any(c.dep_ != "det" or c.lower_ not in ("a", "an", "the") for c in before):
@@ -427,10 +435,38 @@ class QuestionBuilder:
         assert subject is not None  # candidates() runs the forms only after subject_ok()
         # a number is the span asked ("4,199,824" of "around 4,199,824 as of 2024"), else the phrase
         numbers = [t for t in pobj[0].subtree if t.like_num and t.ent_type_ not in ("DATE", "TIME")]
-        # "47.2 million": the number with its scale word, as the answer states it
-        short = render(t for t in numbers[0].head.subtree if t.like_num and (t == numbers[0] or t.head == numbers[0]
-                       or numbers[0].head == t)) if numbers else core_phrase(pobj[0])
+        # "47.2 million", "10 kilometers": the number with its scale word and unit, as the answer states it
+        short = core_phrase(pobj[0])
+        if numbers:
+            number = numbers[0]
+            unit = number.head if number.dep_ == "nummod" and number.head.pos_ == "NOUN" else None
+            while unit is None and number.head.like_num and number.head != number:
+                number = number.head  # "7.5" -> "million"
+                unit = number.head if number.dep_ == "nummod" and number.head.pos_ == "NOUN" else None
+            span = [t for t in number.subtree if t.like_num] + ([unit] if unit is not None else [])
+            short = render(sorted(span, key=lambda t: t.i))
         return [Candidate("what", self.ask("What", f"{be} the {obj.lower_} of {np_text(subject)}"), short)]
+
+    def measure_question(self) -> list[Candidate]:
+        """A measured amount on the verb: "The Moon orbits Earth at an average distance of 384,399
+        kilometers" -> "At what average distance does the Moon orbit Earth?"."""
+        if self.verb.lemma_ == "be":
+            return []  # "is a gas giant with an average radius of ...": the radius is not how it is one
+        for prep in (c for c in self.verb.children if c.dep_ == "prep" and c.i in self.clause and c.i > self.verb.i
+                     and c.lower_ in ("at", "with", "to")):
+            noun = next((c for c in prep.children if c.dep_ == "pobj" and c.pos_ == "NOUN"), None)
+            of = next((c for c in noun.children if c.dep_ == "prep" and c.lower_ == "of"), None) if noun else None
+            amount = next((c for c in of.children if c.dep_ == "pobj"), None) if of is not None else None
+            if noun is None or amount is None or not any(t.like_num for t in amount.subtree) or is_plural(noun):
+                continue
+            body = self.inverted({t.i for t in prep.subtree})
+            phrase = render(t for t in noun.subtree if t.i <= noun.i and t.dep_ not in ("det", "poss"))
+            if not body or not phrase:
+                return []
+            short = render(t for t in amount.subtree if t.dep_ not in ("det", "prep", "pobj", "advmod", "quantmod")
+                           or t.head == amount or t == amount)
+            return [Candidate("how_many", self.ask(f"{prep.text.capitalize()} what {phrase}", body), short)]
+        return []
 
     def stranded_question(self) -> list[Candidate]:
         """The object of the clause's last preposition asked, the preposition left at the end: "Angkor
@@ -441,15 +477,18 @@ class QuestionBuilder:
         if verb.lemma_ == "be" or self.implied_aux:
             return []
         preps = [c for c in verb.children if c.dep_ == "prep" and c.i in self.clause and c.i > verb.i
-                 and c.lower_ not in NON_STRANDED_PREPS]
+                 and (c.lower_ not in NON_STRANDED_PREPS or (c.lower_ == "of" and verb.lemma_ in OF_VERBS))]
         if not preps:
             return []
         prep = preps[-1]
+        if prep.lower_ == "to" and any(c.dep_ == "prep" and c.lower_ == "from" for c in verb.children):
+            return []  # "ranges from -153 to 20 °C": a range is asked whole, not by its end
         pobj = [c for c in prep.children if c.dep_ == "pobj"]
         # the phrase must end the clause, so that stranding it leaves the rest in order
         after = [i for i in self.clause if i > prep.right_edge.i and self.doc[i].dep_ != "punct"]
         # a date left in the question ("constructed between 1113 and 1150 during?") buries the preposition
         if (len(pobj) != 1 or after or pobj[0].pos_ not in ("NOUN", "PROPN")
+                or any(c.dep_ in ("conj", "cc") for c in pobj[0].children)
                 or any(has_date(c) for c in verb.children if c.i in self.clause)
                 or (prep.lower_ in PLACE_PREPS and pobj[0].ent_type_ in PLACE_LABELS)
                 or any(c.dep_ == "neg" for c in verb.children)):
