@@ -21,6 +21,7 @@ Every reject is counted by reason (`rejected_<reason>`) in `counts`, never kept.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -29,12 +30,18 @@ from docent.qa.colloquial import colloquial_forms
 from docent.qa.grounding import (
     Topic,
     answer_problem,
+    description_problem,
     normalize_text,
     question_problem,
     short_answer_problem,
     token_overlap,
     topic_words,
 )
+
+# "Who was Napoleon III?" and "What was Napoleon III?" ask the same thing; the first definition in
+# a document (its lead) is the one a reader expects, a later "Napoleon III was the longest-reigning
+# French head of state" is one true answer among several and would score a right answer wrong.
+_DEFINE_QUESTION = re.compile(r"^(?:what|who) (?:is|was|are|were) (.+)$")
 
 QTYPE_ORDER = ("define", "who", "what", "when", "where", "which", "how_many", "how_long", "how")
 
@@ -50,6 +57,14 @@ class Candidate:
 
 
 Proposal = tuple[str, Sequence[Candidate]]  # an answer and the questions proposed for it
+
+
+def question_key(cand: Candidate) -> str:
+    """What makes two questions the same question: their normalised text, and for a definition
+    question ("What was X?") the thing defined, whatever its wh-word and tense."""
+    key = normalize_text(cand.question)
+    match = _DEFINE_QUESTION.match(key) if cand.qtype == "define" else None
+    return f"define {match.group(1)}" if match else key
 
 
 def pick(candidates: list[Candidate], per_fact: int) -> list[Candidate]:
@@ -89,6 +104,7 @@ class Selection:
     def candidate_problem(self, cand: Candidate, answer: str, topic: Topic = ()) -> str | None:
         return question_problem(cand.question, allow_possessive=cand.allow_possessive, topic=topic,
                                 stranded=cand.stranded) or (
+            description_problem(cand.question) if cand.qtype != "define" and not cand.stranded else None) or (
             short_answer_problem(cand.short, cand.question, answer) if self.short_answers else None)
 
     def keep(self, proposals: Iterable[Proposal], passage: str, title: str = "",
@@ -107,7 +123,7 @@ class Selection:
                 continue
             for cand in candidates:
                 problem = self.candidate_problem(cand, answer, topic)
-                key = normalize_text(cand.question)
+                key = question_key(cand)
                 if problem:
                     self.counts[f"rejected_{problem}"] += 1
                 elif key in self.seen or key in local:
@@ -117,9 +133,9 @@ class Selection:
                     valid.append(cand)
                     answer_of[key] = answer
         chosen = pick(valid, self.per_fact)
-        self.seen.update(normalize_text(c.question) for c in chosen)
+        self.seen.update(question_key(c) for c in chosen)
         self.counts["candidates_beyond_per_fact"] += len(valid) - len(chosen)
-        kept = [(answer_of[normalize_text(c.question)], c) for c in chosen]
+        kept = [(answer_of[question_key(c)], c) for c in chosen]
         for answer, cand in list(kept):
             for form in colloquial_forms(cand.question)[:self.colloquial]:
                 key = normalize_text(form)

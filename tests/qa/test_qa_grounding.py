@@ -6,7 +6,14 @@ import unicodedata
 
 import pytest
 
-from docent.qa.grounding import answer_problem, normalize_text, question_problem, question_type, token_overlap
+from docent.qa.grounding import (
+    answer_problem,
+    description_problem,
+    normalize_text,
+    question_problem,
+    question_type,
+    token_overlap,
+)
 
 
 @pytest.mark.parametrize("question", ["Who was Hồ Chí Minh?", "When did the Vietnam War end?",
@@ -105,3 +112,20 @@ def test_a_quantifier_is_no_short_answer():
     answer = "Most of the planet is made of water, ammonia and methane."
     assert short_answer_problem("Most", "What is made of water, ammonia and methane?", answer) == "short_answer_vague"
     assert short_answer_problem("Neptune", "What is made of water?", "Neptune is made of water.") is None
+
+
+@pytest.mark.parametrize("question", ["Who was a German polymath?", "What is a country in Mainland Southeast Asia?",
+                                      "What is an Austroasiatic language?", "Who is a member of ASEAN?"])
+def test_a_short_indefinite_description_names_no_one_thing(question):
+    assert description_problem(question) == "question_not_identifying"
+
+
+@pytest.mark.parametrize("question", [
+    "What is a luminous giant star of low or intermediate mass?",  # six content words
+    "What is an inland province in Southwestern China, spanning approximately 394,000 km2?",  # a number
+    "Who was a Chinese philosopher who is considered the paragon of Chinese sages?",  # a relative clause
+    "What is the capital of Vietnam?",  # definite: one thing
+    "Who was Hồ Chí Minh?",
+])
+def test_an_identifying_description_passes(question):
+    assert description_problem(question) is None
