@@ -68,8 +68,9 @@ def test_default_classifier_reaches_its_targets(default_repo: Path) -> None:
     # measured F1 0.900 (precision 0.840, recall 0.969, ROC-AUC 0.995) on 227 domain vs 1,608 unrelated
     # held-out questions with the forms of 3 December (0.819 before them). It was 0.907 on 472
     # unrelated ones before the visitor forms and the topic anchors, which made the unrelated pool
-    # 3.5 times larger and closer to visitors' questions; the hand-written sets below gained (0 of 20 domain questions refused, 5 before; README). The
-    # margin below absorbs a few flipped questions on another CPU's floating point.
+    # 3.5 times larger and closer to visitors' questions; the hand-written sets below gained (0 of
+    # 20 domain questions refused, 5 before; README). The margin below absorbs a few flipped
+    # questions on another CPU's floating point.
     assert metrics["f1"] >= 0.80 and metrics["roc_auc"] >= 0.98, metrics
     assert metrics["natural_admitted"] >= 0.85 and metrics["everyday_admitted"] <= 0.05, metrics
     size_mb = (default_repo / "models/classifier/classifier.skops").stat().st_size / 2**20
