@@ -145,9 +145,17 @@ def question_problem(question: str, allow_possessive: bool = False, max_words: i
     return None
 
 
+_COPULAR_QUESTION = re.compile(r"^(?:what|who|which) (?:is|was|are|were) (.+)$")
+
+
+def copular_complement(question: str) -> str | None:
+    """The X of "What/Who/Which is/was/are/were X?", normalised (`normalize_text`), or None."""
+    match = _COPULAR_QUESTION.match(normalize_text(question))
+    return match.group(1) if match else None
+
+
 # "What is a country in Mainland Southeast Asia?" asks for any member of a class (Cambodia, Laos, ...),
 # so a right answer can be scored wrong; a description this short names no one thing.
-_INDEFINITE_DESCRIPTION = re.compile(r"^(?:what|who|which) (?:is|was|are|were) (?:a|an) (.+)$")
 IDENTIFYING_CONTENT_WORDS = 6
 _RELATIVE_WORDS = frozenset({"who", "whom", "whose", "that", "which"})
 
@@ -160,12 +168,9 @@ def description_problem(question: str) -> str | None:
     Austroasiatic language?"); those with more, a number or a relative clause mostly pin one down ("What is a
     luminous giant star of low or intermediate mass?", "What is a gas giant, with an average radius
     of about 9 times that of Earth?")."""
-    match = _INDEFINITE_DESCRIPTION.match(normalize_text(question))
-    if match is None:
-        return None
-    description = match.group(1)
-    tokens = description.split()
-    if any(c.isdigit() for c in description) or _RELATIVE_WORDS & set(tokens):
+    article, _, description = (copular_complement(question) or "").partition(" ")
+    if article not in ("a", "an") or any(c.isdigit() for c in description) or _RELATIVE_WORDS & set(
+            description.split()):
         return None
     return "question_not_identifying" if len(content_tokens(description)) < IDENTIFYING_CONTENT_WORDS else None
 

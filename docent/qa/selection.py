@@ -21,7 +21,6 @@ Every reject is counted by reason (`rejected_<reason>`) in `counts`, never kept.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -30,6 +29,7 @@ from docent.qa.colloquial import colloquial_forms
 from docent.qa.grounding import (
     Topic,
     answer_problem,
+    copular_complement,
     description_problem,
     normalize_text,
     question_problem,
@@ -37,11 +37,6 @@ from docent.qa.grounding import (
     token_overlap,
     topic_words,
 )
-
-# "Who was Napoleon III?" and "What was Napoleon III?" ask the same thing; the first definition in
-# a document (its lead) is the one a reader expects, a later "Napoleon III was the longest-reigning
-# French head of state" is one true answer among several and would score a right answer wrong.
-_DEFINE_QUESTION = re.compile(r"^(?:what|who) (?:is|was|are|were) (.+)$")
 
 QTYPE_ORDER = ("define", "who", "what", "when", "where", "which", "how_many", "how_long", "how")
 
@@ -61,10 +56,13 @@ Proposal = tuple[str, Sequence[Candidate]]  # an answer and the questions propos
 
 def question_key(cand: Candidate) -> str:
     """What makes two questions the same question: their normalised text, and for a definition
-    question ("What was X?") the thing defined, whatever its wh-word and tense."""
-    key = normalize_text(cand.question)
-    match = _DEFINE_QUESTION.match(key) if cand.qtype == "define" else None
-    return f"define {match.group(1)}" if match else key
+    question ("What was X?") the thing defined, whatever its wh-word and tense.
+
+    "Who was Napoleon III?" and "What was Napoleon III?" ask the same thing; the first definition in
+    a document (its lead) is the one a reader expects, a later "Napoleon III was the longest-reigning
+    French head of state" is one true answer among several and would score a right answer wrong."""
+    defined = copular_complement(cand.question) if cand.qtype == "define" else None
+    return f"define {defined}" if defined else normalize_text(cand.question)
 
 
 def pick(candidates: list[Candidate], per_fact: int) -> list[Candidate]:
