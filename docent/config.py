@@ -112,6 +112,7 @@ class RetrievalParams:
     abstain_share: float = bounded(ge=0, le=1)
     min_score: float = bounded(ge=0)
     abstain_min_prob: float = bounded(ge=0, le=1)
+    answer_mode: Literal["generate", "select"]
     distractor_pool: int = bounded(ge=0, le=50)
     absent_document_share: float = bounded(ge=0, le=1)
 

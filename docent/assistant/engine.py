@@ -61,6 +61,9 @@ WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 # The consumer waits this long past the deadline for the worker to report, so a crashed
 # worker can never leave a request hanging forever.
 WORKER_GRACE_S = 30.0
+# answer_mode select: candidates scored per forward pass. k = 3 passages of ~60 words hold about 10
+# sentences, so one or two batches after the shared prompt.
+SELECT_BATCH = 8
 
 
 class AnswerTimeout(Exception):
@@ -288,6 +291,7 @@ class Assistant:
             k=retrieval.k if retrieval else 0,
             min_score=retrieval.min_score if retrieval else 0.0, abstain=params.abstain, refusal=params.refusal,
             abstain_min_prob=retrieval.abstain_min_prob if retrieval else 0.0,
+            answer_mode=retrieval.answer_mode if retrieval else "generate",
         )
         self.adapters = models.adapters
         # A full fine-tune has no adapter to switch off: its "no adapter" model is the fine-tuned one.
@@ -428,9 +432,32 @@ class Assistant:
             history_turns_dropped=len(history) - len(turns),
         )
         deadline = time.monotonic() + self.params.timeout_s
-        stream.start(self.tokenizer, functools.partial(self._generate, inputs=inputs, name=name,
-                                                       max_new_tokens=limit, deadline=deadline), deadline)
+        if self.path.answer_mode == "select":
+            worker = functools.partial(self._select, name=name, deadline=deadline)
+        else:
+            worker = functools.partial(self._generate, inputs=inputs, name=name, max_new_tokens=limit,
+                                       deadline=deadline)
+        stream.start(self.tokenizer, worker, deadline)
         return stream
+
+    def _select(self, stream: AnswerStream, *, name: str, deadline: float) -> None:
+        """Worker thread for `retrieval.answer_mode: select`: wait for the model, switch adapter, choose
+        the answer among the passages' sentences and the abstention, and stream it as one piece.
+        The choice reads the question turn alone: earlier turns found the passages (`search_text`)."""
+        wait_s = deadline - time.monotonic()
+        if wait_s <= 0 or not self.lock.acquire(timeout=wait_s):
+            stream.mark_busy()
+            return
+        try:
+            if stream.cancelled:
+                return
+            with self.models.use(name) as model:
+                text = self.path.select(model, stream.plan, batch_size=SELECT_BATCH,
+                                        max_len=int(getattr(model.config, "max_position_embeddings", 0) or 2048))
+            stream.streamer.on_finalized_text(text, stream_end=True)
+            stream.generation_done(self.count_tokens(text), "stop")
+        finally:
+            self.lock.release()
 
     def _generate(self, stream: AnswerStream, *, inputs: Any, name: str, max_new_tokens: int,
                   deadline: float) -> None:

@@ -35,7 +35,7 @@ from docent.config import Params
 from docent.evaluation.metrics import CORPUS_METRICS, RowScores, fact_outcome, fact_rates, score_corpus
 from docent.evaluation.natural import natural_questions
 from docent.io import read_jsonl
-from docent.modeling.generation import AnswerNLL, answer_nll, corpus_perplexity, generate_answers
+from docent.modeling.generation import AnswerNLL, Generation, answer_nll, corpus_perplexity, generate_answers
 from docent.modeling.lifecycle import BASE, FINETUNED, load_model_set
 from docent.modeling.prompt import Turn, stop_token_ids
 from docent.runtime import physical_cores
@@ -182,7 +182,7 @@ def run_evaluation(
                         abstain_min_prob=retrieval.abstain_min_prob)
     grounded = AnswerPath(tokenizer, retriever=index, k=retrieval.k, min_score=retrieval.min_score,
                           abstain=assistant.abstain, refusal=assistant.refusal,
-                          abstain_min_prob=retrieval.abstain_min_prob)
+                          abstain_min_prob=retrieval.abstain_min_prob, answer_mode=retrieval.answer_mode)
     # retrieval does not depend on the model: one plan per question serves base_rag and finetuned_rag
     questions = {s.split: [str(r["question"]) for r in s.rows] for s in active}
     plans = {"closed": {name: [closed.plan(q) for q in qs] for name, qs in questions.items()},
@@ -197,8 +197,14 @@ def run_evaluation(
                 if plan.prompt is not None]
         probe_plans = [path.plan(q) for q in probes]
         prompts = [plan.prompt for _, _, plan in todo] + [p.prompt for p in probe_plans if p.prompt is not None]
-        gens = generate_answers(model, tokenizer, [str(p) for p in prompts], max_new_tokens=ev.max_new_tokens,
-                                batch_size=ev.batch_size, stop_ids=stop_ids, abstain_floor=path.abstain_floor)
+        if path.answer_mode == "select":
+            # the answer chosen among the passages' sentences and the abstention (AnswerPath.select)
+            chosen = [path.select(model, plan, batch_size=ev.batch_size, max_len=_max_len(model))
+                      for plan in [p for _, _, p in todo] + [p for p in probe_plans if p.prompt is not None]]
+            gens = [Generation(text=text, hit_limit=False) for text in chosen]
+        else:
+            gens = generate_answers(model, tokenizer, [str(p) for p in prompts], max_new_tokens=ev.max_new_tokens,
+                                    batch_size=ev.batch_size, stop_ids=stop_ids, abstain_floor=path.abstain_floor)
         generated = {(name, i): g for (name, i, _), g in zip(todo, gens[:len(todo)], strict=True)}
         for s in active:
             if s.split not in plans[kind]:

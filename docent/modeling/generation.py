@@ -211,6 +211,7 @@ class AnswerNLL:
 
     nll: float
     tokens: int
+    per_token: tuple[float, ...] = ()  # each answer token's NLL, in order (the end token last)
 
     @property
     def perplexity(self) -> float:
@@ -224,16 +225,26 @@ def answer_nll(
     *,
     batch_size: int,
     max_len: int,
+    answer_tokens: int | None = None,
 ) -> list[AnswerNLL | None]:
     """Teacher-forced NLL of each (question, reference answer) on the answer tokens only.
 
     The sequence is the training one (answer_only_labels: prompt + answer + end-of-turn token),
     so the end token is scored too: a model that has learnt where answers stop is rewarded.
     A pair that does not fit in `max_len` tokens gives None (the caller counts it).
+    `answer_tokens`: score only each answer's first so many tokens (answer selection reads where an
+    answer starts; see docent.assistant.answer.select).
     """
     import torch
 
     encoded = [answer_only_labels(tokenizer, q, a, max_len) for q, a in pairs]
+    if answer_tokens is not None:
+        # only the first `answer_tokens` answer tokens are scored (and fed): the rest costs compute
+        for e in encoded:
+            if e is not None:
+                first = next(t for t, label in enumerate(e["labels"]) if label != IGNORE_INDEX)
+                e["input_ids"], e["labels"] = (e["input_ids"][:first + answer_tokens],
+                                               e["labels"][:first + answer_tokens])
     results: list[AnswerNLL | None] = [None] * len(pairs)
     kept = [e for e in encoded if e is not None]
     if not kept:
@@ -277,9 +288,9 @@ def answer_nll(
         ).view(shift_labels.shape)
         counted = shift_labels != IGNORE_INDEX
         for row, b in enumerate(batch_pos):
-            results[index[b]] = AnswerNLL(
-                nll=float(token_nll[row][counted[row]].sum()), tokens=int(counted[row].sum())
-            )
+            scored = token_nll[row][counted[row]]
+            results[index[b]] = AnswerNLL(nll=float(scored.sum()), tokens=int(counted[row].sum()),
+                                          per_token=tuple(float(x) for x in scored.tolist()))
     return results
 
 

@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from retrieval.test_index import rows as corpus_rows
 from tiny_models import build_tiny_llama, build_tiny_tokenizer
 
-from docent.assistant.answer import AnswerPath, drawn_on, is_abstention
+from docent.assistant.answer import SELECT_TOKENS, AnswerPath, drawn_on, is_abstention, passage_sentences
 from docent.retrieval.index import BM25Index
 from docent.retrieval.passages import build_passages
 
@@ -100,3 +100,49 @@ def test_abstain_floor_names_the_abstentions_first_token(tokenizer, index) -> No
     assert token == tokenizer(ABSTAIN, add_special_tokens=False)["input_ids"][0]
     silent = AnswerPath(tokenizer, retriever=index, k=2, min_score=0.0, abstain="", abstain_min_prob=0.5)
     assert silent.abstain_floor is None
+
+
+def test_passage_sentences_finds_the_joined_sentences_again() -> None:
+    text = ("Hồ Chí Minh was born in 1890. Was he a poet? He wrote poems. The U.S. Army left in 1973. "
+            "John F. Kennedy sent advisers. It fell c. 1400 to the Ming.")
+    assert passage_sentences(text) == [
+        "Hồ Chí Minh was born in 1890.", "Was he a poet? He wrote poems.",  # "He wrote poems." is too short alone
+        "The U.S. Army left in 1973.", "John F. Kennedy sent advisers.", "It fell c. 1400 to the Ming."]
+    assert passage_sentences("A single sentence without a full stop") == ["A single sentence without a full stop"]
+
+
+def test_select_mode_plans_the_passages_sentences_and_the_abstention(tokenizer, index) -> None:
+    p = path(tokenizer, index, answer_mode="select")
+    plan = p.plan("when was hue the capital")
+    sentences = [s for r in plan.retrieved for s in passage_sentences(r.passage.text)]
+    assert plan.candidates == (*dict.fromkeys(sentences), ABSTAIN) and len(plan.candidates) >= 3
+    # generation plans none, and closed-book never selects (there is nothing to select from)
+    assert path(tokenizer, index).plan("when was hue the capital").candidates == ()
+    assert AnswerPath(tokenizer, retriever=None, k=2, min_score=0.0, abstain=ABSTAIN,
+                      answer_mode="select").answer_mode == "generate"
+
+
+def test_select_answers_with_the_candidate_the_model_finds_likeliest(tokenizer, index) -> None:
+    import torch
+
+    from docent.modeling.generation import answer_nll
+
+    torch.manual_seed(0)
+    model = build_tiny_llama(len(tokenizer)).eval()
+    p = path(tokenizer, index, k=3, answer_mode="select")
+    for question in ("when was hue the capital", "who led a rebellion in AD 40", "which river runs through hue"):
+        plan = p.plan(question)
+        chosen = p.select(model, plan, batch_size=3, max_len=2048)
+        nlls = answer_nll(model, tokenizer, [(plan.turn, c) for c in plan.candidates], batch_size=1, max_len=2048,
+                          answer_tokens=SELECT_TOKENS)
+        assert all(n.tokens <= SELECT_TOKENS for n in nlls)
+        best = min(range(len(nlls)), key=lambda k: (nlls[k].nll, k))
+        assert chosen == plan.candidates[best]
+        answer = p.finish(plan, chosen)
+        if chosen == ABSTAIN:
+            assert (answer.status, answer.sources) == ("abstained", ())
+        else:  # a source sentence word for word, and the passage it came from is a source
+            assert answer.status == "answered"
+            assert any(chosen in s.text for s in answer.sources)
+    with pytest.raises(ValueError, match="no candidates"):
+        path(tokenizer, index).select(model, path(tokenizer, index).plan("when was hue the capital"), 2, 2048)

@@ -284,3 +284,33 @@ def test_the_assistant_decodes_under_the_abstention_floor(grounded, monkeypatch)
     assert isinstance(floor, AbstentionFloor) and floor.min_prob == 0.6
     assert floor.token_id == abstain_token_id(grounded.tokenizer, ABSTAIN)
     assert len(floor.first_probs) == 1  # it ran at the first answer position
+
+
+def test_select_mode_streams_a_source_sentence_or_the_abstention(grounded, monkeypatch):
+    """retrieval.answer_mode select: no generate() call; the answer is one of the plan's candidates,
+    streamed as one piece, with its sources; waiting past the deadline is the same busy timeout."""
+    from docent.assistant.answer import passage_sentences
+
+    def no_generate(*args, **kwargs):
+        raise AssertionError("select mode must not generate")
+
+    monkeypatch.setattr(grounded.model, "generate", no_generate)
+    selecting = with_retrieval(grounded, answer_mode="select")
+    stream = selecting.answer(HCM)
+    pieces = list(stream)
+    assert len(pieces) == 1 and stream.text in stream.plan.candidates
+    sentences = [s for r in stream.plan.retrieved for s in passage_sentences(r.passage.text)]
+    assert stream.plan.candidates == (*sentences, ABSTAIN)
+    if stream.status == "answered":
+        assert stream.sources and any(stream.text in s.text for s in stream.sources)
+    else:
+        assert stream.status == "abstained" and stream.sources == ()
+    assert not selecting.lock.locked()
+    selecting.lock.acquire()
+    try:
+        busy = with_params(selecting, timeout_s=0.2)
+        busy.lock = selecting.lock
+        with pytest.raises(AnswerTimeout, match="busy"):
+            busy.answer(HCM).read()
+    finally:
+        selecting.lock.release()

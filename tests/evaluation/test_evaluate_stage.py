@@ -359,3 +359,36 @@ def test_scores_follow_from_the_answers(workspace, tmp_path, monkeypatch):
     assert "## Fine-tuned + retrieval on test_unseen: the 2 worst answers" in report
     assert "## Fine-tuned + retrieval on test:" not in report
     assert report.count("| I know nothing. | wrong |") == 2
+
+
+def test_select_mode_answers_with_a_source_sentence_or_the_abstention(workspace, tmp_path, monkeypatch):
+    """retrieval.answer_mode select: the retrieval cells never generate; each of their answers is a
+    sentence of the index (here one fact per passage) or the abstention. Closed-book still generates."""
+    import docent.evaluation.runner as runner
+
+    generate = runner.generate_answers
+    generated: list[int] = []
+
+    def counting(model, tokenizer, prompts, **kwargs):
+        assert not any("Sources:" in p for p in prompts), "a retrieval prompt was generated from"
+        generated.append(len(prompts))
+        return generate(model, tokenizer, prompts, **kwargs)
+
+    monkeypatch.setattr(runner, "generate_answers", counting)
+    raw = yaml.safe_load(workspace["params"].read_text(encoding="utf-8"))
+    raw["retrieval"]["answer_mode"] = "select"
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    out = tmp_path / "metrics"
+    result = _run(workspace, out, params=params)
+    assert result.exit_code == 0, result.output
+    assert generated and sum(generated) > 0  # base, base_fewshot and finetuned closed-book
+    sentences = {a for _, a, _ in TRAIN + TEST + UNSEEN} | {ABSTAIN}
+    with open(out / "answers.csv", encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows
+    for r in rows:
+        for model in ("base_rag", "finetuned_rag"):
+            assert r[f"{model}_answer"] in sentences, (model, r[f"{model}_answer"])
+    m = json.loads((out / "eval.json").read_text(encoding="utf-8"))
+    assert {f"finetuned_rag.{s}.correct" for s in GRID_SPLITS} <= set(m)
