@@ -24,6 +24,7 @@ Shared by the `ask`/`chat` commands and the web server, so every front end gets 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
@@ -444,18 +445,27 @@ class Assistant:
         """Worker thread for `retrieval.answer_mode: select`: wait for the model, switch adapter, choose
         the answer among the passages' sentences and the abstention, and stream it as one piece.
         The choice reads the question turn alone: earlier turns found the passages (`search_text`)."""
+        from docent.modeling.generation import max_positions
+
+        with self._model_for(stream, deadline) as ready:
+            if not ready:
+                return
+            with self.models.use(name) as model:
+                text = self.path.select(model, stream.plan, batch_size=SELECT_BATCH, max_len=max_positions(model))
+            stream.streamer.on_finalized_text(text, stream_end=True)
+            stream.generation_done(self.count_tokens(text), "stop")
+
+    @contextlib.contextmanager
+    def _model_for(self, stream: AnswerStream, deadline: float) -> Iterator[bool]:
+        """Hold the model for one worker: True once it is this stream's turn; False when the deadline
+        passed first (the stream is marked busy) or the reader left meanwhile."""
         wait_s = deadline - time.monotonic()
         if wait_s <= 0 or not self.lock.acquire(timeout=wait_s):
             stream.mark_busy()
+            yield False
             return
         try:
-            if stream.cancelled:
-                return
-            with self.models.use(name) as model:
-                text = self.path.select(model, stream.plan, batch_size=SELECT_BATCH,
-                                        max_len=int(getattr(model.config, "max_position_embeddings", 0) or 2048))
-            stream.streamer.on_finalized_text(text, stream_end=True)
-            stream.generation_done(self.count_tokens(text), "stop")
+            yield not stream.cancelled
         finally:
             self.lock.release()
 
@@ -466,12 +476,8 @@ class Assistant:
 
         from docent.modeling.generation import AbstentionFloor
 
-        wait_s = deadline - time.monotonic()
-        if wait_s <= 0 or not self.lock.acquire(timeout=wait_s):
-            stream.mark_busy()
-            return
-        try:
-            if stream.cancelled:
+        with self._model_for(stream, deadline) as ready:
+            if not ready:
                 return
             config = GenerationConfig(
                 do_sample=False,  # greedy: the same question gets the same answer
@@ -498,8 +504,6 @@ class Assistant:
             stream.generation_done(
                 len(new_ids), "length" if len(new_ids) >= max_new_tokens and not ended_on_stop else "stop",
             )
-        finally:
-            self.lock.release()
 
 
 # ---------------------------------------------------------------- loading

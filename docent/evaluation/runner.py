@@ -35,7 +35,14 @@ from docent.config import Params
 from docent.evaluation.metrics import CORPUS_METRICS, RowScores, fact_outcome, fact_rates, score_corpus
 from docent.evaluation.natural import natural_questions
 from docent.io import read_jsonl
-from docent.modeling.generation import AnswerNLL, Generation, answer_nll, corpus_perplexity, generate_answers
+from docent.modeling.generation import (
+    AnswerNLL,
+    Generation,
+    answer_nll,
+    corpus_perplexity,
+    generate_answers,
+    max_positions,
+)
 from docent.modeling.lifecycle import BASE, FINETUNED, load_model_set
 from docent.modeling.prompt import Turn, stop_token_ids
 from docent.runtime import physical_cores
@@ -116,10 +123,6 @@ def choose_few_shot(
 
 # ---------------------------------------------------------------- models
 
-def _max_len(model: Any) -> int:
-    return int(getattr(model.config, "max_position_embeddings", None) or 2048)
-
-
 # ---------------------------------------------------------------- the run
 
 def run_evaluation(
@@ -196,14 +199,13 @@ def run_evaluation(
         todo = [(name, i, plan) for name, split_plans in plans[kind].items() for i, plan in enumerate(split_plans)
                 if plan.prompt is not None]
         probe_plans = [path.plan(q) for q in probes]
-        prompts = [plan.prompt for _, _, plan in todo] + [p.prompt for p in probe_plans if p.prompt is not None]
+        asked = [plan for _, _, plan in todo] + [p for p in probe_plans if p.prompt is not None]
         if path.answer_mode == "select":
             # the answer chosen among the passages' sentences and the abstention (AnswerPath.select)
-            chosen = [path.select(model, plan, batch_size=ev.batch_size, max_len=_max_len(model))
-                      for plan in [p for _, _, p in todo] + [p for p in probe_plans if p.prompt is not None]]
-            gens = [Generation(text=text, hit_limit=False) for text in chosen]
+            gens = [Generation(text=path.select(model, plan, batch_size=ev.batch_size, max_len=max_positions(model)),
+                               hit_limit=False) for plan in asked]
         else:
-            gens = generate_answers(model, tokenizer, [str(p) for p in prompts], max_new_tokens=ev.max_new_tokens,
+            gens = generate_answers(model, tokenizer, [str(p.prompt) for p in asked], max_new_tokens=ev.max_new_tokens,
                                     batch_size=ev.batch_size, stop_ids=stop_ids, abstain_floor=path.abstain_floor)
         generated = {(name, i): g for (name, i, _), g in zip(todo, gens[:len(todo)], strict=True)}
         for s in active:
@@ -227,7 +229,7 @@ def run_evaluation(
             if s.split in FEW_SHOT_SPLITS:
                 pairs = [(str(r["question"]), str(r["answer"])) for r in s.rows]
                 s.nll[label] = answer_nll(model, tokenizer, pairs, batch_size=ev.batch_size,
-                                          max_len=_max_len(model))
+                                          max_len=max_positions(model))
         metrics[f"{label}_perplexity_s"] = time.perf_counter() - t
 
     probe_questions = list(ev.probe_questions)

@@ -205,13 +205,17 @@ class SharedPrefix:
         return cache
 
 
+def max_positions(model: Any) -> int:
+    """The longest sequence the model takes (its config's max_position_embeddings, else 2048)."""
+    return int(getattr(model.config, "max_position_embeddings", None) or 2048)
+
+
 @dataclass(frozen=True)
 class AnswerNLL:
     """Summed negative log-likelihood (nats) of one reference answer's tokens, and how many there were."""
 
     nll: float
     tokens: int
-    per_token: tuple[float, ...] = ()  # each answer token's NLL, in order (the end token last)
 
     @property
     def perplexity(self) -> float:
@@ -288,9 +292,9 @@ def answer_nll(
         ).view(shift_labels.shape)
         counted = shift_labels != IGNORE_INDEX
         for row, b in enumerate(batch_pos):
-            scored = token_nll[row][counted[row]]
-            results[index[b]] = AnswerNLL(nll=float(scored.sum()), tokens=int(counted[row].sum()),
-                                          per_token=tuple(float(x) for x in scored.tolist()))
+            results[index[b]] = AnswerNLL(
+                nll=float(token_nll[row][counted[row]].sum()), tokens=int(counted[row].sum())
+            )
     return results
 
 
