@@ -22,7 +22,8 @@ DANGLING_ENDS = frozenset({"the", "a", "an", "and", "or", "of", "to", "with", "a
                            "their", "but", "which", "that", "who", "whose", "than", "from", "into", "is",
                            "was", "were", "are", "by", "for", "on", "at", "in", "while", "whereas"})
 # The prepositions a question may end on when it strands one on purpose.
-STRANDABLE = frozenset({"to", "with", "from", "into", "for", "on", "at", "in"})
+# "of" only after the verbs that take it (lexicon.OF_VERBS): "What does Earth's crust consist of?"
+STRANDABLE = frozenset({"to", "with", "from", "into", "for", "on", "at", "in", "of"})
 STOPWORDS = frozenset(
     [
         "a", "an", "the", "of", "and", "or", "but", "in", "on", "at", "to", "for", "from", "by", "with", "as", "is",

@@ -9,7 +9,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from docent.qa.records import QAPair, Sentence
-from docent.qa.rules.coreference import doc_entity, resolve_pronoun, title_entity
+from docent.qa.rules.coreference import (
+    category_nouns,
+    doc_entity,
+    lead_nouns,
+    reference_page_entity,
+    resolve_references,
+    title_entity,
+)
 from docent.qa.rules.parsing import defined_kinds, tidy
 from docent.qa.rules.questions import Fact, as_predicate, facts_of, split_definition, term_questions
 from docent.qa.selection import Selection
@@ -56,13 +63,16 @@ class RulesGenerator:
             first.setdefault(sentence.doc_id, k)
         self.kinds = defined_kinds(docs)
         titles = {sentence.doc_id: sentence.title for sentence, _ in prepared}
-        entities = {doc_id: doc_entity(docs[k], self.kinds) or title_entity(titles[doc_id], self.kinds)
-                    for doc_id, k in first.items()}
+        entities = {doc_id: doc_entity(docs[k], self.kinds) or reference_page_entity(titles[doc_id], docs[k])
+                    or title_entity(titles[doc_id], self.kinds) for doc_id, k in first.items()}
+        categories = {doc_id: category_nouns(docs[k], titles[doc_id], entities[doc_id]) for doc_id, k in first.items()}
+        leads = {doc_id: lead_nouns(docs[k]) for doc_id, k in first.items()}
         rewritten = {}
         for k, (sentence, _) in enumerate(prepared):
             if sentence.key in self.terms:
                 continue  # a description's "It" is its term, which the answer already names
-            text = resolve_pronoun(docs[k], entities.get(sentence.doc_id))
+            text = resolve_references(docs[k], entities.get(sentence.doc_id), categories[sentence.doc_id],
+                                      leads[sentence.doc_id])
             if text is not None:
                 rewritten[k] = text
         for k, doc in zip(rewritten, self.nlp.pipe(rewritten.values(), batch_size=self.batch_size), strict=True):
@@ -71,7 +81,7 @@ class RulesGenerator:
                       and (p := as_predicate(text)) is not None}
         self.predicates = dict(zip(predicates, self.nlp.pipe(predicates.values(), batch_size=self.batch_size),
                                    strict=True))
-        counts["pronouns_resolved"] += len(rewritten)
+        counts["references_resolved"] += len(rewritten)
         return [(sentence, doc) for (sentence, _), doc in zip(prepared, docs, strict=True)]
 
     def generate(self, sentences: Sequence[Sentence],

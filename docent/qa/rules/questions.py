@@ -242,6 +242,13 @@ class QuestionBuilder:
         verb = self.verb
         if verb.tag_ == "VBP" and verb.lemma_ != "be":
             return []  # "Who speak ..." would need the verb re-inflected
+        assert self.subject is not None  # candidates() runs the forms only after subject_ok()
+        owners = [c for c in self.subject.children if c.dep_ == "poss" and c.pos_ == "PROPN"]
+        if owners and self.subject.pos_ == "NOUN" and not any(
+                c.dep_ in ("amod", "compound") for c in self.subject.children):
+            # "What was crewed by ...?" -> "Apollo 11's mission", "Mao's theories": the span is the
+            # owner and a bare noun, which no answer states as one phrase ("Apollo 11 mission")
+            return []
         body = self.predicate()
         if not body or len(body.split()) < 4:
             return []  # "What occurred in Vietnam?" says too little to have one answer
