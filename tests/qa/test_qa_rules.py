@@ -302,7 +302,12 @@ def test_a_documented_term_is_asked_what_it_does_and_what_it_is():
     assert by_question["What is inc_path?"].short_answer == "include path for virtual environment"
     # no prose form on a description without its subject ("What does installs ... into?")
     assert not any(q.lower().startswith("what does installs") for q in by_question)
-    assert counts["sentences_without_question"] == 1  # the version note without a final stop is no answer
+    # the version note has no full stop, so its answer is said as a sentence, and it is asked both ways
+    note = by_question["In which version was the with_pip parameter added to venv.EnvBuilder?"]
+    assert note.answer == "The with_pip parameter was added to venv.EnvBuilder in version 3.4."
+    assert note.short_answer == "3.4"
+    assert by_question["What was added to venv.EnvBuilder in version 3.4?"].short_answer == "with_pip parameter"
+    assert counts["sentences_without_question"] == 0
 
 
 def test_an_opening_description_before_the_name_leaves_the_name_as_subject():

@@ -18,7 +18,14 @@ from docent.qa.rules.coreference import (
     title_entity,
 )
 from docent.qa.rules.parsing import defined_kinds, tidy
-from docent.qa.rules.questions import Fact, as_predicate, facts_of, split_definition, term_questions
+from docent.qa.rules.questions import (
+    Fact,
+    as_predicate,
+    facts_of,
+    split_definition,
+    term_questions,
+    version_note_fact,
+)
 from docent.qa.selection import Selection
 
 if TYPE_CHECKING:
@@ -114,6 +121,9 @@ class RulesGenerator:
         if term is None:
             return [(fact, doc.text) for fact in facts]
         text = sentence.text.strip()
+        note = version_note_fact(term, doc.text)
+        if note is not None:
+            return [(note, text)]
         predicate = self.predicates.get(sentence.key)
         own = tuple(term_questions(term, doc, predicate))
         read_as_verb = predicate is not None and len(predicate) > 1 and predicate[1].dep_ == "ROOT" \

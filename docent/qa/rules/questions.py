@@ -633,21 +633,13 @@ _NOT_A_VERB = frozenset({"the", "a", "an", "this", "these", "that", "those", "it
 def term_questions(term: str, description: Doc, predicate: Doc | None = None) -> list[Candidate]:
     """The questions a documented term's description answers: "venv.create(...): Create an EnvBuilder
     ..." -> "What does venv.create do?"; "inc_path - The include path ..." -> "What is inc_path?";
-    "Changed in version 3.4: Added the with_pip parameter" -> "In which version was the with_pip
-    parameter added to venv.EnvBuilder?". `predicate`: the parse of `as_predicate(description)`."""
+    `predicate`: the parse of `as_predicate(description)`."""
     name = term_name(term)
     if not name or len(name.split()) > 3 or len(name) > 48:
         return []
     text = description.text
-    note = _VERSION_NOTE.match(text)
-    if note:
-        version, rest = note.groups()
-        added = _ADDED.match(rest)
-        if added and len(added.group(1).split()) <= 6:
-            return [Candidate("which", f"In which version was the {added.group(1)} added to {name}?", version)]
-        if not rest and text.startswith("New"):
-            return [Candidate("which", f"In which version was {name} added?", version)]
-        return []
+    if _VERSION_NOTE.match(text):
+        return []  # version_note_fact asks it, with an answer that reads as a sentence
     if predicate is not None and len(predicate) > 2:
         verb = predicate[1]
         if verb.dep_ == "ROOT" and verb.pos_ == "VERB" and predicate[0].dep_ == "nsubj":
@@ -667,3 +659,26 @@ def term_questions(term: str, description: Doc, predicate: Doc | None = None) ->
         # a noun phrase describing the term ("The include path for the virtual environment")
         return [Candidate("define", f"What is {name}?", core_phrase(root))]
     return []
+
+
+def version_note_fact(term: str, description: str) -> Fact | None:
+    """A documented term's version note as a fact of its own. The page writes it as a label without
+    a full stop ("venv.create(...): Changed in version 3.4: Added the with_pip parameter"), which no
+    answer can be; the fact's answer says it as a sentence ("The with_pip parameter was added to
+    venv.create() in version 3.4."), asked both ways: "In which version was the with_pip parameter
+    added to venv.create()?" / "What was added to venv.create() in version 3.4?"."""
+    name = term_name(term)
+    note = _VERSION_NOTE.match(description.strip())
+    if not name or len(name.split()) > 3 or len(name) > 48 or note is None:
+        return None
+    version, rest = note.groups()
+    added = _ADDED.match(rest)
+    if added and len(added.group(1).split()) <= 6:
+        thing = added.group(1)
+        return Fact("", f"The {thing} was added to {name} in version {version}.", (
+            Candidate("which", f"In which version was the {thing} added to {name}?", version),
+            Candidate("what", f"What was added to {name} in version {version}?", thing)))
+    if not rest and description.startswith("New"):
+        return Fact("", f"{name} was added in version {version}.",
+                    (Candidate("which", f"In which version was {name} added?", version),))
+    return None
