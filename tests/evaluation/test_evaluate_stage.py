@@ -46,6 +46,8 @@ NATURAL = [{"id": "nq1", "domain": "Vietnamese history", "question": "who was un
             "answer": "Hồ Chí Minh was a Vietnamese revolutionary.", "short_answer": "revolutionary"},
            {"id": "nq2", "domain": "Vietnamese history", "question": "capital of vietnam",
             "answer": "The capital of Vietnam is Hanoi.", "short_answer": "Hanoi"},
+           {"id": "nq3", "domain": "Vietnamese history", "question": "when did le loi win", "answer": "In 1428.",
+            "short_answer": "1428", "doc_title": "Lê Lợi"},  # no passage of it is indexed: held out, not asked
            {"id": "x1", "domain": "astronomy", "question": "how hot is the sun", "answer": "Hot.",
             "short_answer": "hot"}]  # another domain's row: not asked
 REFUSAL = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))["assistant"]["refusal"]
@@ -183,6 +185,7 @@ def test_stage_output_contract(workspace, tmp_path):
         assert metrics[f"finetuned_rag.{split}.abstained"] == 0
         assert metrics[f"assistant.{split}.abstained"] == metrics[f"assistant.{split}.refused"]
     assert metrics["n_questions.test_absent"] == 1 and metrics["n_questions.natural"] == 2
+    assert metrics["n_questions_on_held_out_documents.natural"] == 1
     assert metrics["n_questions.test"] == 5 and metrics["n_questions_available.test"] == 7  # eval.max_questions
     assert metrics["n_questions.test_unseen"] == 2
     assert metrics["classifier.n_related"] == 7 and metrics["classifier.n_unrelated"] == 3
@@ -392,3 +395,14 @@ def test_select_mode_answers_with_a_source_sentence_or_the_abstention(workspace,
             assert r[f"{model}_answer"] in sentences, (model, r[f"{model}_answer"])
     m = json.loads((out / "eval.json").read_text(encoding="utf-8"))
     assert {f"finetuned_rag.{s}.correct" for s in GRID_SPLITS} <= set(m)
+
+
+def test_natural_questions_on_documents_without_passages_are_held_out():
+    from docent.evaluation.runner import held_out_natural
+    from docent.retrieval.passages import Passage
+
+    passages = [Passage("p0", "d0", "Lê Lợi", "", "", "Lê Lợi was an emperor.", ("d0#0",))]
+    rows = [{"question": "who was le loi", "doc_title": "LÊ LỢI"},  # case folded: indexed
+            {"question": "when did quang trung reign", "doc_title": "Quang Trung"},
+            {"question": "no title given"}]
+    assert held_out_natural(rows, passages) == [rows[1]]
