@@ -25,7 +25,6 @@ import dataclasses
 import logging
 import random
 import time
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +47,7 @@ from docent.modeling.lifecycle import BASE, FINETUNED, load_model_set
 from docent.modeling.prompt import Turn, stop_token_ids
 from docent.retrieval.passages import Passage
 from docent.runtime import physical_cores
+from docent.text.normalize import normalize_unicode
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +93,8 @@ class EvalResult:
 def held_out_natural(rows: Sequence[dict[str, Any]], passages: Sequence[Passage]) -> list[dict[str, Any]]:
     """The natural questions whose document (`doc_title`) has no passage in the index: held out of
     the sources by split.absent_documents. A row without `doc_title` is kept."""
-    titles = {unicodedata.normalize("NFC", p.title).casefold() for p in passages}
-    return [r for r in rows if r.get("doc_title")
-            and unicodedata.normalize("NFC", str(r["doc_title"])).casefold() not in titles]
+    titles = {normalize_unicode(p.title).casefold() for p in passages}
+    return [r for r in rows if r.get("doc_title") and normalize_unicode(str(r["doc_title"])).casefold() not in titles]
 
 def read_split(split_dir: Path, name: str, *, allow_empty: bool) -> list[dict[str, Any]]:
     return read_jsonl(

@@ -13,7 +13,7 @@ from docent.qa.rules.lexicon import PRONOUN_KIND, SUBJECT_DEPS
 from docent.qa.rules.parsing import attribute_is_person, is_person, is_plural, np_tokens, render, subject_of
 
 if TYPE_CHECKING:
-    from spacy.tokens import Doc, Token
+    from spacy.tokens import Doc, Span, Token
 
 
 def doc_entity(doc: Doc, kinds: dict[str, str]) -> tuple[str, str] | None:
@@ -71,6 +71,26 @@ def title_entity(title: str, kinds: dict[str, str]) -> tuple[str, str] | None:
     return name, "person" if kinds.get(normalize_text(name)) == "person" else "thing"
 
 
+def _describable(doc: Doc, name: str) -> bool:
+    """Whether "the <noun>" in this sentence may stand for the named entity: not on a page about a
+    kind of thing ("A galaxy is ..." calls particular ones "the galaxy"), and not in a sentence that
+    names the entity already."""
+    return (name.split()[0].lower() not in ("a", "an") and name[:1].isupper()
+            and normalize_text(name) not in normalize_text(doc.text))
+
+
+def _first_sentence(doc: Doc) -> Span | None:
+    return next(iter(doc.sents), None)
+
+
+def _placed(name: str, at_start: bool) -> str:
+    """The entity's name as it reads where it replaces a word: capitalised at the sentence start,
+    "the Mekong" (not "The Mekong") inside it."""
+    if at_start:
+        return name[:1].upper() + name[1:]
+    return "the " + name[4:] if name.startswith("The ") else name
+
+
 def category_nouns(doc: Doc, title: str, entity: tuple[str, str] | None = None) -> frozenset[str]:
     """The common nouns a document calls its own subject by: the head of the name in its first
     sentence or of the entity's name ("The venv module" -> module), of what that sentence says it
@@ -80,7 +100,8 @@ def category_nouns(doc: Doc, title: str, entity: tuple[str, str] | None = None) 
     if entity is not None:
         # "The Gulf of Thailand" -> gulf, "Ho Chi Minh City" -> city, "The venv module" -> module
         nouns.update(w.lower() for w in entity[0].split() if w.isalpha() and len(w) >= 4)
-    for sent in doc.sents:
+    sent = _first_sentence(doc)
+    if sent is not None:
         subject, own = subject_of(sent.root)
         if subject is not None and own and subject.pos_ == "NOUN" and not is_plural(subject):
             nouns.add(subject.lemma_.lower())
@@ -90,23 +111,16 @@ def category_nouns(doc: Doc, title: str, entity: tuple[str, str] | None = None) 
         if (sent.root.lemma_ == "be" and attributes and attributes[0].pos_ == "NOUN" and attributes[0].tag_ == "NN"
                 and not any(c.dep_ == "prep" and c.lower_ == "of" for c in attributes[0].children)):
             nouns.add(attributes[0].lemma_.lower())
-        break
     words = title.partition(" — ")[0].split()
     if len(words) > 1 and words[-1].isalpha():
         nouns.add(words[-1].lower())  # "Vietnam War" -> war, "Solar System" -> system
     return frozenset(nouns)
 
 
-def description_edits(doc: Doc, name: str, categories: frozenset[str], kind: str = "thing",
-                      lead: frozenset[str] = frozenset()) -> list[tuple[int, int, str]]:
+def description_edits(doc: Doc, name: str, categories: frozenset[str]) -> list[tuple[int, int, str]]:
     """(start, end, name) character edits for each "the/this <category noun>" that can only be the
     document's entity: singular, no modifier of its own ("the first dynasty" is another one), no
-    name beside it ("the river Seine"), and not in a sentence that names the entity already; else
-    the part of the entity an opening "The <noun>" names (`part_edit`)."""
-    # a page about a kind of thing ("A galaxy is ...") calls particular ones "the galaxy"
-    if (name.split()[0].lower() in ("a", "an") or not name[:1].isupper()
-            or normalize_text(name) in normalize_text(doc.text)):
-        return []
+    name beside it ("the river Seine"). `resolve_references` asks only where `_describable`."""
     edits = []
     for tok in doc:
         if tok.pos_ != "NOUN" or tok.tag_ != "NN" or tok.lower_ not in categories:
@@ -117,16 +131,9 @@ def description_edits(doc: Doc, name: str, categories: frozenset[str], kind: str
         if (len(before) != 1 or before[0].dep_ != "det" or before[0].lower_ not in ("the", "this")
                 or before[0].i != tok.i - 1 or after or (next_word is not None and next_word.pos_ == "PROPN")):
             continue
-        replacement = name
-        if not name.lower().startswith("the ") and name.split()[-1].islower():
-            replacement = f"the {name}"  # "the dynasty" -> "the Qing dynasty", not "Qing dynasty"
-        if before[0].i == 0:
-            replacement = replacement[:1].upper() + replacement[1:]
-        elif replacement.startswith("The "):
-            replacement = "the " + replacement[4:]
-        edits.append((before[0].idx, tok.idx + len(tok.text), replacement))
-    if not edits:
-        edits = part_edit(doc, name, kind, lead)
+        # "the dynasty" -> "the Qing dynasty", not "Qing dynasty"
+        full = f"The {name}" if not name.lower().startswith("the ") and name.split()[-1].islower() else name
+        edits.append((before[0].idx, tok.idx + len(tok.text), _placed(full, before[0].i == 0)))
     return edits
 
 
@@ -137,7 +144,7 @@ _WORD_NOUNS = frozenset({"name", "word", "term", "title", "phrase", "spelling"})
 def lead_nouns(doc: Doc) -> frozenset[str]:
     """The common nouns of a document's first sentence: what it says its subject is ("Vientiane is
     the capital and largest city of Laos"), so that "the city" later is the thing itself, not a part."""
-    sent = next(iter(doc.sents), None)
+    sent = _first_sentence(doc)
     return frozenset(t.lemma_.lower() for t in sent if t.pos_ == "NOUN") if sent is not None else frozenset()
 
 
@@ -155,7 +162,7 @@ def part_edit(doc: Doc, name: str, kind: str, lead: frozenset[str] = frozenset()
             or noun.head.dep_ != "ROOT" or doc[2].pos_ in ("PROPN", "NOUN", "ADJ", "NUM")
             or any(c.dep_ == "prep" for c in noun.children) or noun.lemma_.lower() in _WORD_NOUNS | lead):
         return []
-    owner = name[:1].upper() + name[1:]
+    owner = _placed(name, at_start=True)
     return [(det.idx, det.idx + len(det.text), owner + ("'" if owner.endswith("s") else "'s"))]
 
 
@@ -168,8 +175,10 @@ def resolve_references(doc: Doc, entity: tuple[str, str] | None, categories: fro
         return None
     pronoun = resolve_pronoun(doc, entity)
     text = pronoun if pronoun is not None else doc.text
-    # a rewritten pronoun shifts the offsets: descriptions are only replaced in an unchanged sentence
-    edits = [] if pronoun is not None else description_edits(doc, entity[0], categories, entity[1], lead)
+    # a rewritten pronoun shifts the offsets: descriptions are only replaced in an unchanged sentence;
+    # the entity itself named by a description first, else a part of it
+    edits = [] if pronoun is not None or not _describable(doc, entity[0]) else (
+        description_edits(doc, entity[0], categories) or part_edit(doc, entity[0], entity[1], lead))
     for start, end, replacement in sorted(edits, reverse=True):
         text = text[:start] + replacement + text[end:]
     return text if text != doc.text else None
@@ -199,10 +208,7 @@ def resolve_pronoun(doc: Doc, entity: tuple[str, str] | None) -> str | None:
         return None
     if target.lower_ == "it" and (_expletive(target) or _nearer_antecedent(target)):
         return None
-    if target.i == 0:
-        replacement = replacement[:1].upper() + replacement[1:]
-    elif replacement.startswith("The "):
-        replacement = "the " + replacement[4:]
+    replacement = _placed(replacement, target.i == 0)
     start = target.idx
     return doc.text[:start] + replacement + doc.text[start + len(target.text):]
 

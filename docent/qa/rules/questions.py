@@ -614,6 +614,12 @@ def term_name(term: str) -> str:
     return re.sub(r"\(.*\)$", "()", name)
 
 
+def usable_term_name(term: str) -> str | None:
+    """`term_name`, or None when it is too long to ask about (a signature, not a name)."""
+    name = term_name(term)
+    return name if name and len(name.split()) <= 3 and len(name) <= 48 else None
+
+
 def as_predicate(description: str) -> str | None:
     """The description read as what its term does: "Installs activation scripts ..." -> "It installs
     activation scripts ...". The tagger reads a capitalised opening "Installs" as a plural noun; with
@@ -634,8 +640,8 @@ def term_questions(term: str, description: Doc, predicate: Doc | None = None) ->
     """The questions a documented term's description answers: "venv.create(...): Create an EnvBuilder
     ..." -> "What does venv.create do?"; "inc_path - The include path ..." -> "What is inc_path?";
     `predicate`: the parse of `as_predicate(description)`."""
-    name = term_name(term)
-    if not name or len(name.split()) > 3 or len(name) > 48:
+    name = usable_term_name(term)
+    if name is None:
         return []
     text = description.text
     if _VERSION_NOTE.match(text):
@@ -667,9 +673,9 @@ def version_note_fact(term: str, description: str) -> Fact | None:
     answer can be; the fact's answer says it as a sentence ("The with_pip parameter was added to
     venv.create() in version 3.4."), asked both ways: "In which version was the with_pip parameter
     added to venv.create()?" / "What was added to venv.create() in version 3.4?"."""
-    name = term_name(term)
+    name = usable_term_name(term)
     note = _VERSION_NOTE.match(description.strip())
-    if not name or len(name.split()) > 3 or len(name) > 48 or note is None:
+    if name is None or note is None:
         return None
     version, rest = note.groups()
     added = _ADDED.match(rest)
