@@ -18,7 +18,8 @@ from docent.io import atomic_dir, write_metrics
 @click.option("--split-dir", required=True, type=click.Path(file_okay=False), help="folder of split JSONL files")
 @click.option("--sentences", required=True, type=click.Path(dir_okay=False), help="domain sentences JSONL (clean)")
 @click.option("--natural", required=True, type=click.Path(dir_okay=False),
-              help="hand-written questions JSONL: those of assistant.domain are measured (natural_admitted)")
+              help="hand-written questions JSONL: those of assistant.domain are measured (natural_admitted; "
+                   "those on held-out documents apart)")
 @click.option("--everyday", required=True, type=click.Path(dir_okay=False),
               help="hand-written everyday questions, one a line: measured (everyday_admitted)")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="classifier folder to write")
@@ -35,10 +36,9 @@ def main(params_path: str, split_dir: str, sentences: str, natural: str, everyda
 
     assert params.classifier is not None and params.seed is not None and params.qa is not None
     assert params.assistant is not None
-    probes = {"natural": [str(r["question"]) for r in natural_questions(natural, params.assistant.domain)],
-              "everyday": everyday_questions(everyday)}
-    classifier, classifier_metrics = train_and_evaluate(split_dir, sentences, params.classifier, params.seed,
-                                                        params.qa.unrelated_sentences_per_article, probes)
+    classifier, classifier_metrics = train_and_evaluate(
+        split_dir, sentences, params.classifier, params.seed, params.qa.unrelated_sentences_per_article,
+        natural=natural_questions(natural, params.assistant.domain), everyday=everyday_questions(everyday))
     with atomic_dir(out) as tmp:
         save_classifier(classifier, tmp, params.classifier, params.seed,
                         extra={"test_metrics": {k: classifier_metrics[k] for k in ("precision", "recall", "f1")}})

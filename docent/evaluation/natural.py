@@ -8,11 +8,13 @@ reading the corpus, never generated; a domain's rows are those whose `domain` is
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from docent.cli import UserError
 from docent.io import read_jsonl
+from docent.text.normalize import normalize_unicode
 
 
 def everyday_questions(path: str | Path) -> list[str]:
@@ -35,3 +37,12 @@ def natural_questions(path: str | Path, domain: str) -> list[dict[str, Any]]:
     rows = read_jsonl(path, required=("domain", "question", "answer", "short_answer"),
                       nonempty=("question", "answer", "short_answer"), allow_empty_file=True)
     return [r for r in rows if str(r["domain"]) == domain]
+
+
+def held_out_natural(rows: Sequence[dict[str, Any]], source_titles: Iterable[str]) -> list[dict[str, Any]]:
+    """The natural questions whose document (`doc_title`) is not among the sources' titles: held out
+    by split.absent_documents, so their answers are in no source (test_absent questions, counted
+    apart by evaluate and the classifier stage). Titles compare NFC-normalised and case-folded; a row
+    without `doc_title` is kept."""
+    titles = {normalize_unicode(t).casefold() for t in source_titles}
+    return [r for r in rows if r.get("doc_title") and normalize_unicode(str(r["doc_title"])).casefold() not in titles]

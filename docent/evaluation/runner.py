@@ -33,7 +33,7 @@ from typing import Any
 from docent.cli import UserError
 from docent.config import Params
 from docent.evaluation.metrics import CORPUS_METRICS, RowScores, fact_outcome, fact_rates, score_corpus
-from docent.evaluation.natural import natural_questions
+from docent.evaluation.natural import held_out_natural, natural_questions
 from docent.io import read_jsonl
 from docent.modeling.generation import (
     AnswerNLL,
@@ -45,9 +45,7 @@ from docent.modeling.generation import (
 )
 from docent.modeling.lifecycle import BASE, FINETUNED, load_model_set
 from docent.modeling.prompt import Turn, stop_token_ids
-from docent.retrieval.passages import Passage
 from docent.runtime import physical_cores
-from docent.text.normalize import normalize_unicode
 
 log = logging.getLogger(__name__)
 
@@ -89,12 +87,6 @@ class EvalResult:
 
 # ---------------------------------------------------------------- inputs
 
-
-def held_out_natural(rows: Sequence[dict[str, Any]], passages: Sequence[Passage]) -> list[dict[str, Any]]:
-    """The natural questions whose document (`doc_title`) has no passage in the index: held out of
-    the sources by split.absent_documents. A row without `doc_title` is kept."""
-    titles = {normalize_unicode(p.title).casefold() for p in passages}
-    return [r for r in rows if r.get("doc_title") and normalize_unicode(str(r["doc_title"])).casefold() not in titles]
 
 def read_split(split_dir: Path, name: str, *, allow_empty: bool) -> list[dict[str, Any]]:
     return read_jsonl(
@@ -174,7 +166,7 @@ def run_evaluation(
     # answer in them: it is a test_absent question. The held-out draw follows the QA set (4 December:
     # Lê Lợi and Quang Trung, 5 of the 56 questions; the run before: Lê dynasty and Pol Pot, 2), so
     # natural is scored on the questions whose document is indexed and the others are counted.
-    held_out = held_out_natural(available["natural"], index.passages)
+    held_out = held_out_natural(available["natural"], (p.title for p in index.passages))
     available["natural"] = [r for r in available["natural"] if r not in held_out]
     metrics["n_questions_on_held_out_documents.natural"] = len(held_out)
     splits = {name: SplitResult(name, sample_rows(rows, ev.max_questions, rng)) for name, rows in available.items()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -120,11 +121,14 @@ def out_of_fold_scores(splits: dict[str, list[dict[str, Any]]], related_rest: li
 
 
 def train_and_evaluate(split_dir: str | Path, sentences_path: str | Path, params: ClassifierParams,
-                       seed: int, sentences_per_article: int,
-                       probes: dict[str, list[str]] | None = None) -> tuple[RelevanceClassifier, dict[str, Any]]:
-    """The classifier and its metrics. `probes`: hand-written question sets measured only (never
+                       seed: int, sentences_per_article: int, natural: Sequence[dict[str, Any]] = (),
+                       everyday: Sequence[str] = ()) -> tuple[RelevanceClassifier, dict[str, Any]]:
+    """The classifier and its metrics. Two hand-written question sets are measured only (never
     trained on, never used for the threshold), each reported as `<name>_admitted`: the domain's
-    natural questions (should be admitted) and everyday questions (should not)."""
+    `natural` questions (rows with `question` and `doc_title`; should be admitted) and `everyday`
+    ones (should not). A natural question about a document held out of the sources
+    (split.absent_documents) is counted apart, as evaluate counts it: `natural_on_held_out_documents`."""
+    from docent.evaluation.natural import held_out_natural
     from docent.sources.snapshot import load_snapshot
 
     splits = read_splits(split_dir)
@@ -170,7 +174,12 @@ def train_and_evaluate(split_dir: str | Path, sentences_path: str | Path, params
             (classifier.score([str(r["question"]) for r in absent_rows]) >= classifier.threshold).mean())
     metrics["unrelated_test_false_positive_rate"] = float(
         (classifier.score(questions["unrelated_test"]) >= classifier.threshold).mean())
-    for name, probe in (probes or {}).items():
+    present_titles = {str(r["title"]) for r in domain_rows if str(r.get("doc_id", "")) not in absent_docs}
+    held_out = held_out_natural(natural, present_titles)
+    probes = {"natural": [str(r["question"]) for r in natural if r not in held_out],
+              "natural_on_held_out_documents": [str(r["question"]) for r in held_out],
+              "everyday": list(everyday)}
+    for name, probe in probes.items():
         metrics[f"n_{name}"] = len(probe)
         if probe:
             metrics[f"{name}_admitted"] = float((classifier.score(probe) >= classifier.threshold).mean())

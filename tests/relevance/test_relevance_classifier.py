@@ -141,10 +141,13 @@ def run_stage(tmp_path: Path):
     params["classifier"]["background_articles"] = 200  # the path runs; all 10,000 would only add time
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
     natural = tmp_path / "natural.jsonl"
+    # the second question's document is not among the sources (held out, as split.absent_documents does)
     natural.write_text("".join(json.dumps({"domain": domain, "question": q, "answer": "A sentence.",
-                                           "short_answer": "x"}) + "\n"
-                               for domain, q in [(params["assistant"]["domain"], "when did gia long rule hue"),
-                                                 ("astronomy", "what is a comet")]), encoding="utf-8")
+                                           "short_answer": "x", "doc_title": title}) + "\n"
+                               for domain, q, title in [
+                                   (params["assistant"]["domain"], "when did gia long rule hue", "HANOI"),
+                                   (params["assistant"]["domain"], "who was le loi", "Lê Lợi"),
+                                   ("astronomy", "what is a comet", "Comet")]), encoding="utf-8")
     everyday = tmp_path / "everyday.txt"
     everyday.write_text("# hand-written\nhow do i boil an egg\n\nwhats the weather tomorrow\n", encoding="utf-8")
     args = ["--params", str(tmp_path / "params.yaml"), "--split-dir", str(tmp_path / "split"),
@@ -164,11 +167,13 @@ def test_classifier_stage_output_contract(tmp_path):
     for key in ("precision", "recall", "f1", "roc_auc", "threshold"):
         assert 0.0 <= metrics[key] <= 1.0
     assert metrics["f1"] > 0.9
-    # the probes are measured: this domain's one natural question, both everyday ones (comment and
-    # blank line skipped)
-    assert metrics["n_natural"] == 1 and metrics["n_everyday"] == 2
+    # the probes are measured: this domain's natural question on a source document, the one on a
+    # document missing from the sources apart, both everyday ones (comment and blank line skipped)
+    assert metrics["n_natural"] == 1 and metrics["n_natural_on_held_out_documents"] == 1
+    assert metrics["n_everyday"] == 2
     loaded = load_classifier(tmp_path / "classifier")
     for name, probe in (("natural", ["when did gia long rule hue"]),
+                        ("natural_on_held_out_documents", ["who was le loi"]),
                         ("everyday", ["how do i boil an egg", "whats the weather tomorrow"])):
         assert metrics[f"{name}_admitted"] == pytest.approx(
             float(np.mean(loaded.score(probe) >= loaded.threshold)), abs=1e-6)
