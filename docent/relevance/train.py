@@ -139,7 +139,8 @@ def train_and_evaluate(split_dir: str | Path, sentences_path: str | Path, params
     # the held-out documents are no positives (as if the user had never supplied them), but they stay
     # out of the background negatives too: they are still the domain
     # the texts beside the questions: every fold's model of out_of_fold_scores trains on them too
-    domain_statements = domain_texts([r for r in domain_rows if str(r.get("doc_id", "")) not in absent_docs])
+    source_rows = [r for r in domain_rows if str(r.get("doc_id", "")) not in absent_docs]
+    domain_statements = domain_texts(source_rows)
     taken = {str(r["source"]) for name, rows in splits.items() if name.startswith("unrelated") for r in rows}
     background = background_articles(snapshot, domain_rows, taken, params.background_articles, seed)
     other_statements = (unrelated_texts(splits["unrelated_train"], snapshot, sentences_per_article)
@@ -174,8 +175,7 @@ def train_and_evaluate(split_dir: str | Path, sentences_path: str | Path, params
             (classifier.score([str(r["question"]) for r in absent_rows]) >= classifier.threshold).mean())
     metrics["unrelated_test_false_positive_rate"] = float(
         (classifier.score(questions["unrelated_test"]) >= classifier.threshold).mean())
-    present_titles = {str(r["title"]) for r in domain_rows if str(r.get("doc_id", "")) not in absent_docs}
-    held_out = held_out_natural(natural, present_titles)
+    held_out = held_out_natural(natural, {str(r["title"]) for r in source_rows})
     probes = {"natural": [str(r["question"]) for r in natural if r not in held_out],
               "natural_on_held_out_documents": [str(r["question"]) for r in held_out],
               "everyday": list(everyday)}
