@@ -39,10 +39,17 @@ def natural_questions(path: str | Path, domain: str) -> list[dict[str, Any]]:
     return [r for r in rows if str(r["domain"]) == domain]
 
 
-def held_out_natural(rows: Sequence[dict[str, Any]], source_titles: Iterable[str]) -> list[dict[str, Any]]:
-    """The natural questions whose document (`doc_title`) is not among the sources' titles: held out
-    by split.absent_documents, so their answers are in no source (test_absent questions, counted
-    apart by evaluate and the classifier stage). Titles compare NFC-normalised and case-folded; a row
-    without `doc_title` is kept."""
+def split_by_sources(rows: Sequence[dict[str, Any]],
+                     source_titles: Iterable[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(questions on the sources, questions on held-out documents): a natural question whose
+    document (`doc_title`) is not among the sources' titles was held out by split.absent_documents,
+    so its answer is in no source (a test_absent question, counted apart by evaluate and the
+    classifier stage). Titles compare NFC-normalised and case-folded; a row without `doc_title`
+    counts as on the sources."""
     titles = {normalize_unicode(t).casefold() for t in source_titles}
-    return [r for r in rows if r.get("doc_title") and normalize_unicode(str(r["doc_title"])).casefold() not in titles]
+    on_sources: list[dict[str, Any]] = []
+    held_out: list[dict[str, Any]] = []
+    for r in rows:
+        missing = r.get("doc_title") and normalize_unicode(str(r["doc_title"])).casefold() not in titles
+        (held_out if missing else on_sources).append(r)
+    return on_sources, held_out

@@ -33,7 +33,7 @@ from typing import Any
 from docent.cli import UserError
 from docent.config import Params
 from docent.evaluation.metrics import CORPUS_METRICS, RowScores, fact_outcome, fact_rates, score_corpus
-from docent.evaluation.natural import held_out_natural, natural_questions
+from docent.evaluation.natural import natural_questions, split_by_sources
 from docent.io import read_jsonl
 from docent.modeling.generation import (
     AnswerNLL,
@@ -166,8 +166,7 @@ def run_evaluation(
     # answer in them: it is a test_absent question. The held-out draw follows the QA set (4 December:
     # Lê Lợi and Quang Trung, 5 of the 56 questions; the run before: Lê dynasty and Pol Pot, 2), so
     # natural is scored on the questions whose document is indexed and the others are counted.
-    held_out = held_out_natural(available["natural"], (p.title for p in index.passages))
-    available["natural"] = [r for r in available["natural"] if r not in held_out]
+    available["natural"], held_out = split_by_sources(available["natural"], (p.title for p in index.passages))
     metrics["n_questions_on_held_out_documents.natural"] = len(held_out)
     splits = {name: SplitResult(name, sample_rows(rows, ev.max_questions, rng)) for name, rows in available.items()}
     evaluated_facts = {r.get("fact_id") for s in splits.values() for r in s.rows if r.get("fact_id") is not None}

@@ -128,7 +128,7 @@ def train_and_evaluate(split_dir: str | Path, sentences_path: str | Path, params
     `natural` questions (rows with `question` and `doc_title`; should be admitted) and `everyday`
     ones (should not). A natural question about a document held out of the sources
     (split.absent_documents) is counted apart, as evaluate counts it: `natural_on_held_out_documents`."""
-    from docent.evaluation.natural import held_out_natural
+    from docent.evaluation.natural import split_by_sources
     from docent.sources.snapshot import load_snapshot
 
     splits = read_splits(split_dir)
@@ -175,8 +175,8 @@ def train_and_evaluate(split_dir: str | Path, sentences_path: str | Path, params
             (classifier.score([str(r["question"]) for r in absent_rows]) >= classifier.threshold).mean())
     metrics["unrelated_test_false_positive_rate"] = float(
         (classifier.score(questions["unrelated_test"]) >= classifier.threshold).mean())
-    held_out = held_out_natural(natural, {str(r["title"]) for r in source_rows})
-    probes = {"natural": [str(r["question"]) for r in natural if r not in held_out],
+    on_sources, held_out = split_by_sources(natural, {str(r["title"]) for r in source_rows})
+    probes = {"natural": [str(r["question"]) for r in on_sources],
               "natural_on_held_out_documents": [str(r["question"]) for r in held_out],
               "everyday": list(everyday)}
     for name, probe in probes.items():
