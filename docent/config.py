@@ -67,6 +67,7 @@ class CleanParams:
     max_words: int = bounded(ge=1)
     max_code_lines: int = bounded(ge=1)
     max_signature_chars: int = bounded(ge=10)
+    min_prose_share: float = bounded(ge=0, le=1)
 
     def check(self) -> None:
         if self.min_words > self.max_words:
@@ -115,6 +116,7 @@ class RetrievalParams:
     answer_mode: Literal["generate", "select"]
     distractor_pool: int = bounded(ge=0, le=50)
     absent_document_share: float = bounded(ge=0, le=1)
+    gold_position: Literal["retrieved", "random"]
 
 
 @dataclass(frozen=True, kw_only=True)

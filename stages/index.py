@@ -1,6 +1,8 @@
-"""Stage `index`: data/clean/sentences.jsonl -> models/index/ (BM25 over passages) and metrics/index.json.
+"""Stage `index`: data/clean/sentences.jsonl and code.jsonl -> models/index/ (BM25 over passages) and
+metrics/index.json.
 
     python -m stages.index --params params.yaml --sentences data/clean/sentences.jsonl \
+        --code data/clean/code.jsonl \
         --pages data/raw/pages.jsonl --split-dir data/split --natural data/eval/natural_questions.jsonl \
         --out models/index --metrics metrics/index.json
 """
@@ -17,6 +19,8 @@ from docent.io import write_metrics
 @click.command()
 @params_option
 @click.option("--sentences", required=True, type=click.Path(dir_okay=False), help="clean sentences JSONL")
+@click.option("--code", "code_path", required=True, type=click.Path(dir_okay=False),
+              help="clean code blocks JSONL (each a passage)")
 @click.option("--pages", required=True, type=click.Path(dir_okay=False), help="scraped pages JSONL (for urls)")
 @click.option("--split-dir", required=True, type=click.Path(file_okay=False),
               help="split folder: test_absent's documents are left out; recall is measured on the others")
@@ -25,8 +29,8 @@ from docent.io import write_metrics
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="index folder to write")
 @metrics_option
 @stage_main
-def main(params_path: str, sentences: str, pages: str, split_dir: str, natural: str, out: str, metrics: str,
-         machine_metrics: str) -> None:
+def main(params_path: str, sentences: str, code_path: str, pages: str, split_dir: str, natural: str, out: str,
+         metrics: str, machine_metrics: str) -> None:
     params = load_params(params_path, "retrieval", "assistant")
     log_params("index", params.to_dict())
 
@@ -36,7 +40,7 @@ def main(params_path: str, sentences: str, pages: str, split_dir: str, natural: 
     from docent.retrieval.build import RECALL_AT, build_index, natural_gold, recall_at
 
     assert params.retrieval is not None and params.assistant is not None
-    index, index_metrics = build_index(sentences, pages, split_dir, params.retrieval)
+    index, index_metrics = build_index(sentences, code_path, pages, split_dir, params.retrieval)
     rows = [r for r in natural_questions(Path(natural), params.assistant.domain) if r.get("sentence")]
     if rows:
         ks = sorted({params.retrieval.k, *RECALL_AT})

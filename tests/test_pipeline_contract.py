@@ -219,6 +219,7 @@ def test_the_checks_on_a_synthetic_project(tmp_path: Path) -> None:
         "foo: reads retrieval.abstain_min_prob, not declared in params",
         "foo: reads retrieval.answer_mode, not declared in params",
         "foo: reads retrieval.distractor_pool, not declared in params",
+        "foo: reads retrieval.gold_position, not declared in params",
         "foo: reads retrieval.passage_words, not declared in params",
         "foo: declares retrieval.min_score, which its code never reads",
     ]

@@ -92,6 +92,10 @@ _TERM_OPENING = re.compile(r"^(?:class |function |method )?[\w.\-]+(?:\([^()]*\)
 _CODE_WORD = re.compile(r"\w[._/+]\w|\(\)|^-{1,2}\w")
 
 
+# "such effects", "such icon names" point back at an earlier sentence ("such as methane" does not)
+_SUCH_REFERENCE = re.compile(r"\bsuch (?!as\b)(?:\w+ )*?\w+\b(?! as\b)", re.IGNORECASE)
+
+
 Topic = tuple[frozenset[str], ...]  # groups of words; a question holding every word of one is anchored
 
 
@@ -131,7 +135,7 @@ def question_problem(question: str, allow_possessive: bool = False, max_words: i
     if tokens and tokens[-1] in DANGLING_ENDS and not (stranded and tokens[-1] in STRANDABLE):
         return "question_ungrammatical"
     blocked = UNRESOLVED_PRONOUNS if allow_possessive else UNRESOLVED_PRONOUNS | POSSESSIVE_PRONOUNS
-    if any(t in blocked for t in tokens):
+    if any(t in blocked for t in tokens) or _SUCH_REFERENCE.search(q):
         return "question_unresolved_pronoun"
     # Something specific to ask about: a name (capitalised word after the first), a number, a code
     # word, the document's topic, or enough content words to pin one fact down ("What is thought to

@@ -129,7 +129,8 @@ class LLMGenerator:
                     counts[f"rejected_{reason}"] += 1
                 else:
                     proposals.append(proposal)
-            kept = selection.keep(proposals, sentence.text, sentence.title, sentence.section)
+            kept = selection.keep(proposals, sentence.text, sentence.title, sentence.section,
+                                  sentence.doc_id.partition(":")[0])
             for answer, cand in kept:
                 pairs.append(QAPair(question=cand.question, answer=answer, short_answer=cand.short,
                                     doc_id=sentence.doc_id, sent_ids=(sentence.sent_id,), fact_id=sentence.key,

@@ -16,7 +16,7 @@ from docent.config import RetrievalParams
 from docent.io import read_jsonl
 from docent.qa.records import read_absent_split
 from docent.retrieval.index import BM25Index
-from docent.retrieval.passages import Passage, build_passages, gold_passages
+from docent.retrieval.passages import Passage, build_passages, code_passages, gold_passages
 from docent.text.normalize import fold_for_matching
 
 RECALL_SPLITS = ("train", "val", "test", "test_unseen")
@@ -29,17 +29,22 @@ def index_manifest(params: RetrievalParams) -> dict[str, Any]:
             "versions": {name: importlib.metadata.version(name) for name in ("bm25s", "PyStemmer")}}
 
 
-def build_index(sentences_path: str | Path, pages_path: str | Path, split_dir: str | Path,
+def build_index(sentences_path: str | Path, code_path: str | Path, pages_path: str | Path, split_dir: str | Path,
                 params: RetrievalParams) -> tuple[BM25Index, dict[str, Any]]:
     started = time.perf_counter()
     sentences = read_jsonl(sentences_path, required=("doc_id", "title", "sent_id", "text"), nonempty=("text",))
+    code = read_jsonl(code_path, required=("doc_id", "title", "code_id", "text"), nonempty=("text",),
+                      allow_empty_file=True)
     pages = read_jsonl(pages_path, required=("id",), allow_empty_file=True)
     urls = {str(p["id"]): str(p.get("url") or "") for p in pages}
     _absent_rows, absent_docs = read_absent_split(split_dir)
     passages = build_passages(sentences, params.passage_words, urls, exclude_docs=absent_docs)
+    code_only = code_passages(code, params.passage_words, urls, exclude_docs=absent_docs)
+    passages += code_only
     index = BM25Index.build(passages, index_manifest(params))
     metrics: dict[str, Any] = {
         "passages": len(passages),
+        "code_passages": len(code_only),
         "documents": len({p.doc_id for p in passages}),
         "documents_held_out": len(absent_docs),
         "passage_words_mean": sum(len(p.text.split()) for p in passages) / len(passages),

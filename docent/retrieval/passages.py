@@ -2,13 +2,18 @@
 
 A passage is consecutive sentences of one document, in order, up to `retrieval.passage_words`
 words; a sentence longer than that is a passage on its own (never cut: a cut sentence would
-drop the very fact it holds). Each passage keeps its document's title, url and section, so an
+drop the very fact it holds). A code block (clean's code rows: `pre`, fenced Markdown code, a
+PDF's table or listing lines) is a passage of its own, led by the sentence that introduces it
+("Creation of virtual environments is done by executing the command venv:\npython3 -m venv
+/path/to/new/virtual/environment"): "how do I create a virtual environment" is answered by the
+command, which no sentence holds. Each passage keeps its document's title, url and section, so an
 answer can show where it came from, and the ids of its sentences, so training knows which
 passage holds a QA pair's answer (the "gold" passage).
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -88,6 +93,33 @@ def build_passages(
                 section=str(chunk[0].get("section", "") or ""),
                 text=" ".join(str(r["text"]).strip() for r in chunk),
                 sent_ids=tuple(row_key(r) for r in chunk)))
+    return passages
+
+
+_LAST_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“(])")
+
+
+def code_passages(code: Iterable[dict[str, Any]], passage_words: int, urls: dict[str, str] | None = None,
+                  exclude_docs: set[str] = frozenset()) -> list[Passage]:  # type: ignore[assignment]
+    """Code rows (doc_id, title, code_id, section, context, text) -> one passage each: the last
+    sentence of the paragraph before it (the one that introduces it, "To deactivate a virtual
+    environment, type:"; at most its last `passage_words` words), then the code as written. The
+    paragraph's other sentences are in their own passage: repeated here, they made the code block
+    the first hit for questions about them (3 of the documents folder's 16 natural questions)."""
+    urls = urls or {}
+    passages = []
+    for row in code:
+        doc_id = str(row["doc_id"])
+        if doc_id in exclude_docs:
+            continue
+        words = _LAST_SENTENCE.split(str(row.get("context") or "").strip())[-1].split()
+        lead = " ".join(words[-passage_words:])
+        if len(words) > passage_words:
+            lead = "… " + lead
+        passages.append(Passage(
+            passage_id=f"{doc_id}@{str(row['code_id']).rsplit('#', 1)[-1]}", doc_id=doc_id, title=str(row["title"]),
+            url=urls.get(doc_id, ""), section=str(row.get("section") or ""),
+            text=f"{lead}\n{row['text']}" if lead else str(row["text"]), sent_ids=()))
     return passages
 
 

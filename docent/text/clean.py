@@ -17,11 +17,14 @@ from docent.config import CleanParams
 from docent.text.html import html_to_units
 from docent.text.page_kind import PAGE_KINDS
 from docent.text.plain import text_to_paragraphs
-from docent.text.sentences import split_sentences, train_punkt
+from docent.text.sentences import prose_share, split_sentences, train_punkt
 from docent.text.units import Unit
 
 FORMATS = ("html", "text")
 SENTENCE_KIND = {"prose": "sentence", "definition": "definition"}
+# Pages whose code is not marked as code: plain text, and generic HTML (PDF and Word files arrive
+# as generic HTML, docent.sources.pdf / word); there a "sentence" may be a listing line.
+UNMARKED_CODE_KINDS = frozenset({"text", "generic"})
 
 
 def page_units(page: dict[str, Any], params: CleanParams | None = None) -> tuple[str, list[Unit]]:
@@ -60,6 +63,11 @@ def _unit_sentences(tokenizer: Any, unit: Unit) -> list[str]:
     return [f"{unit.term}: {s}" for part in unit.text.split("\n") for s in split_sentences(tokenizer, part)]
 
 
+def _code_row(page: dict[str, Any], number: int, unit: Unit, text: str, context: str) -> dict[str, Any]:
+    return {"doc_id": page["id"], "title": page["title"], "code_id": f"{page['id']}#code{number}",
+            "section": unit.section, "kind": "code", "language": unit.language, "context": context, "text": text}
+
+
 def clean_pages(pages: Sequence[dict[str, Any]],
                 params: CleanParams) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
     """Sentence rows (doc_id, title, sent_id, text, section, kind), code rows (doc_id, title, code_id,
@@ -69,13 +77,13 @@ def clean_pages(pages: Sequence[dict[str, Any]],
     prose = [unit for _, _, units in documents for unit in units if unit.kind != "code"]
     tokenizer, learned_abbreviations = train_punkt(unit.text for unit in prose)
     counts = dict.fromkeys(("no_letters", "too_short", "too_long", "duplicate", "code_too_long",
-                            "code_duplicate"), 0)
+                            "code_duplicate", "not_prose"), 0)
     rows: list[dict[str, Any]] = []
     code_rows: list[dict[str, Any]] = []
     seen: set[str] = set()
     seen_code: set[str] = set()
     kinds: Counter[str] = Counter()
-    split_total = code_total = 0
+    split_total = code_total = listings = 0
     without_sentences: list[str] = []
     for page, kind, units in documents:
         kinds[kind] += 1
@@ -90,15 +98,11 @@ def clean_pages(pages: Sequence[dict[str, Any]],
                     counts["code_duplicate"] += 1
                 else:
                     seen_code.add(unit.text)
-                    code_rows.append({
-                        "doc_id": page["id"], "title": page["title"],
-                        "code_id": f"{page['id']}#code{len(code_rows) - code_before}", "section": unit.section,
-                        "kind": "code", "language": unit.language,
-                        "context": previous.paragraph if previous.section == unit.section else "",
-                        "text": unit.text,
-                    })
+                    code_rows.append(_code_row(page, len(code_rows) - code_before, unit, unit.text,
+                                               previous.paragraph if previous.section == unit.section else ""))
                 continue
             previous = unit
+            last_sentence = ""  # the sentence before a listing line of a PDF: its context
             for text in _unit_sentences(tokenizer, unit):
                 split_total += 1
                 words = len(text.split())
@@ -108,6 +112,18 @@ def clean_pages(pages: Sequence[dict[str, Any]],
                     reason = "too_short"
                 elif words > params.max_words:
                     reason = "too_long"
+                elif (kind in UNMARKED_CODE_KINDS and unit.kind == "prose"
+                      and prose_share(text) < params.min_prose_share):
+                    # a table row or markup in a text layer (a PDF: no <pre> marks it), not a sentence to
+                    # ask about; a passage for retrieval. A documentation generator marks its code, and
+                    # a definition's description may be code-like ("list.append(x): Equivalent to
+                    # a[len(a):] = [x].")
+                    counts["not_prose"] += 1
+                    if text not in seen_code:
+                        seen_code.add(text)
+                        listings += 1
+                        code_rows.append(_code_row(page, len(code_rows) - code_before, unit, text, last_sentence))
+                    continue
                 elif text in seen:
                     reason = "duplicate"
                 else:
@@ -115,6 +131,7 @@ def clean_pages(pages: Sequence[dict[str, Any]],
                     rows.append({"doc_id": page["id"], "title": page["title"],
                                  "sent_id": f"{page['id']}#{len(rows) - kept_before}", "text": text,
                                  "section": unit.section, "kind": SENTENCE_KIND[unit.kind]})
+                    last_sentence = text
                     continue
                 counts[reason] += 1
         if len(rows) == kept_before:
@@ -138,7 +155,10 @@ def clean_pages(pages: Sequence[dict[str, Any]],
         **{f"dropped_{reason}": counts[reason] for reason in ("no_letters", "too_short", "too_long", "duplicate")},
         "words_kept": sum(len(row["text"].split()) for row in rows),
         "code_blocks": code_total,
-        "code_blocks_kept": len(code_rows),
+        "code_blocks_kept": len(code_rows) - listings,
+        # split "sentences" that are table rows or markup (a PDF's listing): code rows, once each
+        "sentences_not_prose": counts["not_prose"],
+        "sentences_not_prose_kept_as_code": listings,
         "dropped_code_too_long": counts["code_too_long"],
         "dropped_code_duplicate": counts["code_duplicate"],
         "punkt_learned_abbreviations": learned_abbreviations,

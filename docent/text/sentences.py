@@ -41,3 +41,19 @@ def train_punkt(paragraphs: Iterable[str]) -> tuple[PunktSentenceTokenizer, int]
 def split_sentences(tokenizer: PunktSentenceTokenizer, paragraph: str) -> list[str]:
     """Sentences of one paragraph (never across paragraphs), stripped."""
     return [s.strip() for s in tokenizer.tokenize(paragraph) if s.strip()]
+
+
+_EDGE_PUNCTUATION = "\"'“”‘’()[],.;:!?"
+
+
+def _prose_word(token: str) -> bool:
+    word = token.strip(_EDGE_PUNCTUATION).replace("-", "")
+    return word.isalpha() and (word.islower() or (word[0].isupper() and word[1:].islower())
+                               or (word.isupper() and len(word) <= 6))
+
+
+def prose_share(text: str) -> float:
+    """The share of a split sentence's words spelt as prose spells words: lowercase, Capitalised,
+    or a short ACRONYM ("UNESCO"); low for a table row, a listing or markup (`clean.min_prose_share`)."""
+    tokens = text.split()
+    return sum(map(_prose_word, tokens)) / len(tokens) if tokens else 0.0

@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 # the params sections a run reads (its fingerprint and manifest record them)
 RUN_SECTIONS = ("seed", "model", "quant", "lora", "freeze", "train")
 # The retrieval params a context-trained run depends on (the index's own are in its manifest).
-CONTEXT_KEYS = ("passage_words", "k", "p_gold", "abstain_share", "distractor_pool", "absent_document_share")
+CONTEXT_KEYS = ("passage_words", "k", "p_gold", "abstain_share", "distractor_pool", "absent_document_share",
+                "gold_position")
 
 
 def run_finetune(

@@ -94,6 +94,13 @@ def test_the_document_topic_and_code_words_anchor_a_question():
     assert question_problem("What does os.path.join return?") is None
 
 
+def test_such_and_a_noun_points_back_at_an_earlier_sentence():
+    assert question_problem("What do such effects occur in, in the context of galaxy formation?") == \
+        "question_unresolved_pronoun"
+    # "such as" introduces examples, which the question itself names
+    assert question_problem("What are composed largely of frozen volatiles, such as methane?") is None
+
+
 def test_enough_content_words_pin_a_question_down_without_a_name():
     assert question_problem("What is thought to serve as gravitational scaffolding for cosmic structures?") is None
     assert question_problem("What did the empires introduce?") == "question_no_anchor"

@@ -46,3 +46,32 @@ def test_an_indefinite_description_is_dropped_but_a_definition_or_stranded_form_
     kept = selection.keep([(running, [Candidate("what", "What is a Python interpreter running from?",
                                                 "virtual environment", stranded=True)])], running)
     assert [c.question for _, c in kept] == ["What is a Python interpreter running from?"]
+
+
+def test_a_question_that_names_nothing_is_asked_of_its_document_only_in_the_users_files():
+    answer = "The list of namespaces is sorted by namespace URI."
+    question = [Candidate("what", "What is sorted by namespace uri?", "list of namespaces")]
+    counts: Counter[str] = Counter()
+    kept = Selection(per_fact=2, max_answer_words=40, min_overlap=1.0, counts=counts).keep(
+        [(answer, question)], answer, "shared mime info spec", source="files")
+    assert [c.question for _, c in kept] == [
+        "What is sorted by namespace uri according to the shared mime info spec documentation?"]
+    assert counts["anchored_questions"] == 1 and counts["rejected_question_no_anchor"] == 0
+    # an encyclopedia article's question without a name had lost its subject: dropped, not anchored
+    counts = Counter()
+    kept = Selection(per_fact=2, max_answer_words=40, min_overlap=1.0, counts=counts).keep(
+        [(answer, question)], answer, "Freedesktop", source="snapshot")
+    assert kept == [] and counts["rejected_question_no_anchor"] == 1
+    # a Sphinx page's title is "name — what it is": the name is what the question is asked of
+    kept = Selection(per_fact=2, max_answer_words=40, min_overlap=1.0).keep(
+        [(answer, question)], answer, "venv — Creation of virtual environments", source="files")
+    assert kept[0][1].question.endswith("according to the venv documentation?")
+
+
+def test_a_definition_of_the_thing_named_before_is_not_anchored():
+    answer = "The type determined in this way is only a guess."
+    counts: Counter[str] = Counter()
+    kept = Selection(per_fact=2, max_answer_words=40, min_overlap=1.0, counts=counts).keep(
+        [(answer, [Candidate("define", "What is the type?", "only guess")])], answer, "shared mime info spec",
+        source="files")
+    assert kept == [] and counts["rejected_question_no_anchor"] == 1

@@ -127,7 +127,8 @@ def run_scrape(tmp_path: Path, docs: Path, **overrides: object):
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump({"scrape": scrape_params(source="files", **overrides),
                                       "clean": {"min_words": 4, "max_words": 60, "max_code_lines": 40,
-                                                "max_signature_chars": 40}}))
+                                                "max_signature_chars": 40,
+                                                "min_prose_share": 0.55}}))
     result = CliRunner().invoke(scrape_main, [
         "--params", str(params), "--documents", str(docs), "--http-cache", str(tmp_path / "cache"),
         "--out", str(tmp_path / "pages.jsonl"), "--metrics", str(tmp_path / "scrape.json"),

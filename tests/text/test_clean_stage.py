@@ -28,7 +28,8 @@ METRIC_KEYS = {
     "pages_html_generic", "paragraphs", "definitions", "sentences_split", "sentences_kept",
     "sentences_from_definitions", "sentences_with_section", "dropped_no_letters", "dropped_too_short",
     "dropped_too_long", "dropped_duplicate", "words_kept", "code_blocks", "code_blocks_kept",
-    "dropped_code_too_long", "dropped_code_duplicate", "punkt_learned_abbreviations",
+    "dropped_code_too_long", "dropped_code_duplicate", "punkt_learned_abbreviations", "sentences_not_prose",
+    "sentences_not_prose_kept_as_code",
 }
 # A Sphinx page (the shape of the Python docs) with two code blocks, one too long for max_code_lines 3.
 SPHINX_PAGE = (
@@ -53,7 +54,8 @@ def page(doc_id: str, title: str, fmt: str, content: str) -> dict[str, str]:
 def run_clean(tmp_path: Path, pages_text: str, min_words: int = 4, max_words: int = 15):
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump({"clean": {"min_words": min_words, "max_words": max_words,
-                                                "max_code_lines": 3, "max_signature_chars": 40}}))
+                                                "max_code_lines": 3, "max_signature_chars": 40,
+                                                "min_prose_share": 0.55}}))
     pages = tmp_path / "raw" / "pages.jsonl"
     pages.parent.mkdir(exist_ok=True)
     pages.write_text(pages_text, encoding="utf-8")
@@ -118,6 +120,24 @@ def test_code_blocks_go_to_their_own_file_and_empty_pages_are_named(tmp_path: Pa
     assert (metrics["pages_html_sphinx"], metrics["pages_html_generic"]) == (1, 1)
     assert (metrics["documents_without_sentences"], metrics["documents_without_sentences_ids"]) == (
         1, "files:nav.html")  # the page that held only navigation is named
+
+def test_table_rows_of_a_text_layer_are_code_rows_not_sentences(tmp_path: Path) -> None:
+    # a PDF's text: prose, then the rows of a table that no <pre> marks as code
+    text = ("The cache file starts with a header that points to each list in the file.\n\n"
+            "2 CARD16 MAJOR_VERSION 1 2 CARD16 MINOR_VERSION 2 4 CARD32 ALIAS_LIST_OFFSET.\n\n"
+            "Each alias entry holds two offsets into the string table.")
+    result, _, out = run_clean(tmp_path, jsonl(page("files:spec.pdf", "Spec", "text", text)), max_words=30)
+    assert result.exit_code == 0, result.output
+    sentences = [json.loads(line)["text"] for line in (out / "clean" / "sentences.jsonl").read_text().splitlines()]
+    assert sentences == ["The cache file starts with a header that points to each list in the file.",
+                         "Each alias entry holds two offsets into the string table."]
+    [code] = [json.loads(line) for line in (out / "clean" / "code.jsonl").read_text().splitlines()]
+    assert code["text"] == "2 CARD16 MAJOR_VERSION 1 2 CARD16 MINOR_VERSION 2 4 CARD32 ALIAS_LIST_OFFSET."
+    assert code["context"] == "" and code["code_id"] == "files:spec.pdf#code0"
+    metrics = json.loads((out / "metrics" / "clean.json").read_text(encoding="utf-8"))
+    assert (metrics["sentences_not_prose"], metrics["sentences_not_prose_kept_as_code"]) == (1, 1)
+    assert (metrics["code_blocks"], metrics["code_blocks_kept"], metrics["sentences_kept"]) == (0, 0, 2)
+
 
 def test_clean_is_byte_identical_on_rerun(tmp_path: Path) -> None:
     pages = jsonl(page("a", "A", "html", HTML_PAGE), page("b", "B", "text", TEXT_PAGE))

@@ -9,7 +9,8 @@ from docent.config import CleanParams
 from docent.text.clean import clean_pages
 from docent.text.html import html_to_units
 
-PARAMS = CleanParams(min_words=3, max_words=60, max_code_lines=40, max_signature_chars=40)
+PARAMS = CleanParams(min_words=3, max_words=60, max_code_lines=40, max_signature_chars=40,
+                     min_prose_share=0.55)
 
 SPHINX_PAGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8" />
 <meta name="generator" content="Docutils 0.19: https://docutils.sourceforge.io/" />

@@ -64,3 +64,14 @@ def test_nltk_data_is_never_needed(monkeypatch: pytest.MonkeyPatch, no_network: 
     monkeypatch.setattr(nltk, "download", refuse)
     tokenizer, _ = train_punkt(["One sentence here. Another one there."])
     assert split_sentences(tokenizer, "A first one. A second one.") == ["A first one.", "A second one."]
+
+
+def test_a_table_row_or_markup_is_not_prose_but_prose_with_code_words_is():
+    from docent.text.sentences import prose_share
+
+    assert prose_share("4 CARD32 N_ALIASES 8*N_ALIASES AliasListEntry") == 0.0
+    assert prose_share('<match type="string" offset="0" value="diff"/>') < 0.3
+    assert prose_share("root-XML elements have namespaceURI and localName attributes.") > 0.55
+    assert prose_share("Hồ Chí Minh founded the Democratic Republic of Vietnam in 1945.") > 0.9
+    assert prose_share("UNESCO lists three sites in Laos.") == 1.0
+    assert prose_share("") == 0.0

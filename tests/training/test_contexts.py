@@ -36,7 +36,8 @@ def index() -> BM25Index:
 def params(**kw: float) -> RetrievalParams:
     return RetrievalParams(**{"passage_words": 12, "k": 2, "p_gold": 0.8, "abstain_share": 1.0, "min_score": 0.0,
                               "abstain_min_prob": 0.0, "answer_mode": "generate", "distractor_pool": 5,
-                              "absent_document_share": 0.0, **kw})
+                              "absent_document_share": 0.0, "gold_position": "retrieved",
+                              **kw})
 
 
 def test_gold_always_present_when_p_gold_is_one() -> None:
@@ -50,6 +51,20 @@ def test_gold_always_present_when_p_gold_is_one() -> None:
                                           "\nSources:\n[1] ") and row["question"].endswith(
             "Question: " + next(q["question"] for q in QA if q["id"] == row["id"]))
     assert counts["gold_present"] == 3 and counts["target_abstain"] == 0
+
+
+def test_random_gold_position_spreads_the_gold_passage_over_the_slots() -> None:
+    idx = index()
+    many = [{**QA[0], "id": f"q{n}"} for n in range(60)]
+    kept, _ = with_contexts(many, idx, params(p_gold=1.0), ABSTAIN, seed=1)
+    moved, counts = with_contexts(many, idx, params(p_gold=1.0, gold_position="random"), ABSTAIN, seed=1)
+    slot = [row["context_passages"].index("hanoi@0") for row in moved]
+    assert {row["context_passages"].index("hanoi@0") for row in kept} == {0}  # retrieval ranks it first
+    assert set(slot) == {0, 1} and 15 <= slot.count(1) <= 45  # both slots, about half each
+    assert counts["gold_moved"] == slot.count(1)
+    assert all(sorted(a["context_passages"]) == sorted(b["context_passages"]) for a, b in zip(kept, moved, strict=True))
+    again, _ = with_contexts(many, idx, params(p_gold=1.0, gold_position="random"), ABSTAIN, seed=1)
+    assert again == moved  # the same draw every time
 
 
 def test_gold_absent_rows_abstain_unless_a_distractor_states_the_fact() -> None:

@@ -103,7 +103,7 @@ class RulesGenerator:
             for fact, passage in self.facts(sentence, doc):
                 fact_id = f"{sentence.key}{fact.suffix}"
                 for answer, cand in selection.keep([(fact.answer, fact.candidates)], passage, sentence.title,
-                                                     sentence.section):
+                                                     sentence.section, sentence.doc_id.partition(":")[0]):
                     pairs.append(QAPair(question=cand.question, answer=answer, short_answer=cand.short,
                                         doc_id=sentence.doc_id,
                                         sent_ids=(sentence.sent_id,), fact_id=fact_id, qtype=cand.qtype,

@@ -241,7 +241,13 @@ def core_phrase(head: Token) -> str:
     while start - 1 in subtree and head.doc[start - 1].dep_ in CORE_DEPS | {"punct"} \
             and head.doc[start - 1].text not in (",", "(", ")"):
         start -= 1
-    tokens = [t for t in head.doc[start:head.i + 1] if t.dep_ != "punct" or t.text in "-–'."]
+    end = head.i + 1
+    # a name's number after it is part of the name: "Python 3.6", "Apollo 11" ("Python" alone
+    # would score "Python 3.4" right)
+    while head.pos_ == "PROPN" and end < len(head.doc) and head.doc[end].dep_ == "nummod" \
+            and head.doc[end].head == head and head.doc[end].like_num:
+        end += 1
+    tokens = [t for t in head.doc[start:end] if t.dep_ != "punct" or t.text in "-–'."]
     # "the capital of Vietnam", "a country in Southeast Asia": a bare common noun names nothing
     # without the phrase right after it
     prep = [c for c in head.rights if c.dep_ == "prep" and c.i == head.i + 1]
@@ -364,7 +370,10 @@ def defined_kinds(docs: Iterable[Doc]) -> dict[str, str]:
 
 
 def is_plural(head: Token) -> bool:
-    return head.tag_ in ("NNS", "NNPS") or any(c.dep_ == "conj" for c in head.children)
+    """A plural noun, or nouns joined by "and"; "The Mekong or Mekong River" and "Emperor Quang
+    Trung or Nguyễn Huệ" name one thing by two names, and "it"/"he" later mean it."""
+    alias = any(c.dep_ == "cc" and c.lower_ == "or" for c in head.children)
+    return head.tag_ in ("NNS", "NNPS") or (not alias and any(c.dep_ == "conj" for c in head.children))
 
 
 def is_verb(tok: Token) -> bool:

@@ -158,7 +158,7 @@ class QuestionBuilder:
         for build in (self.definition, self.alias_question, self.subject_question, self.which_question,
                       self.when_questions, self.deed_question, self.where_question, self.number_question,
                       self.by_whom_question, self.agent_question, self.object_question, self.attribute_question,
-                      self.measure_question, self.stranded_question):
+                      self.measure_question, self.stranded_question, self.complement_of_question):
             out.extend(c for c in build() if c.question)
         return out
 
@@ -522,6 +522,35 @@ class QuestionBuilder:
         if names and person_noun(pobj[0]):
             wh = "Who"
         return [Candidate(wh.lower(), self.ask(wh, body), short, stranded=True)]
+
+    def complement_of_question(self) -> list[Candidate]:
+        """The of-phrase of a copular complement asked, its preposition left at the end: "Giáp was a
+        member of the Politburo" -> "What was Giáp a member of?"; "Hanoi is the capital of Vietnam" ->
+        "What is Hanoi the capital of?". A later sentence defining the document's subject again has
+        no other question ("Who was Giáp?" is its lead's), and this asks what the sentence adds."""
+        verb = self.verb
+        attribute = self.child("attr")
+        if (verb.lemma_ != "be" or self.implied_aux or not self.own_subject or attribute is None
+                or attribute.pos_ != "NOUN" or any(c.dep_ in ("aux", "auxpass", "neg") for c in verb.children)):
+            return []
+        of = next((c for c in attribute.children if c.dep_ == "prep" and c.lower_ == "of"
+                   and c.i == attribute.i + 1), None)
+        pobj = [c for c in of.children if c.dep_ == "pobj"] if of is not None else []
+        if of is None or len(pobj) != 1 or pobj[0].pos_ not in ("NOUN", "PROPN") or any(
+                c.dep_ in ("conj", "cc") for c in pobj[0].children):
+            return []
+        # the of-phrase must end the clause, so that stranding "of" leaves the rest in order
+        if [i for i in self.clause if i > of.right_edge.i and self.doc[i].dep_ != "punct"]:
+            return []
+        # nothing but the article and adjectives before the noun: "a member", "the largest city"
+        if any(c.i > attribute.i and c != of for c in attribute.children if c.i in self.clause):
+            return []
+        body = self.inverted({t.i for t in pobj[0].subtree})
+        if not body or len(body.split()) > 12:
+            return []
+        known = self.kinds.get(normalize_text(render(np_tokens(pobj[0]))))
+        wh = "Who" if known == "person" or (known is None and person_noun(pobj[0])) else "What"
+        return [Candidate(wh.lower(), self.ask(wh, body), core_phrase(pobj[0]), stranded=True)]
 
 
 # ---------------------------------------------------------------- facts
