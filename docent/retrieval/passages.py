@@ -13,7 +13,6 @@ passage holds a QA pair's answer (the "gold" passage).
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -96,23 +95,20 @@ def build_passages(
     return passages
 
 
-_LAST_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“(])")
-
-
 def code_passages(code: Iterable[dict[str, Any]], passage_words: int, urls: dict[str, str] | None = None,
                   exclude_docs: set[str] = frozenset()) -> list[Passage]:  # type: ignore[assignment]
-    """Code rows (doc_id, title, code_id, section, context, text) -> one passage each: the last
-    sentence of the paragraph before it (the one that introduces it, "To deactivate a virtual
-    environment, type:"; at most its last `passage_words` words), then the code as written. The
-    paragraph's other sentences are in their own passage: repeated here, they made the code block
-    the first hit for questions about them (3 of the documents folder's 16 natural questions)."""
+    """Code rows (doc_id, title, code_id, section, context, text) -> one passage each: the sentence
+    that introduces the block (clean's `context`, "To deactivate a virtual environment, type:"; at
+    most its last `passage_words` words), then the code as written. Only that sentence: the
+    paragraph's others are in their own passage, and repeated here they made the code block the
+    first hit for questions about them (3 of the documents folder's 16 natural questions)."""
     urls = urls or {}
     passages = []
     for row in code:
         doc_id = str(row["doc_id"])
         if doc_id in exclude_docs:
             continue
-        words = _LAST_SENTENCE.split(str(row.get("context") or "").strip())[-1].split()
+        words = str(row.get("context") or "").split()
         lead = " ".join(words[-passage_words:])
         if len(words) > passage_words:
             lead = "… " + lead

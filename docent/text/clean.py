@@ -71,7 +71,8 @@ def _code_row(page: dict[str, Any], number: int, unit: Unit, text: str, context:
 def clean_pages(pages: Sequence[dict[str, Any]],
                 params: CleanParams) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
     """Sentence rows (doc_id, title, sent_id, text, section, kind), code rows (doc_id, title, code_id,
-    section, kind, language, context, text) and the flat metrics of metrics/clean.json."""
+    section, kind, language, context: the sentence before the block in its section, text) and the
+    flat metrics of metrics/clean.json."""
     started = time.perf_counter()
     documents = [(page, *page_units(page, params)) for page in pages]
     prose = [unit for _, _, units in documents for unit in units if unit.kind != "code"]
@@ -98,8 +99,10 @@ def clean_pages(pages: Sequence[dict[str, Any]],
                     counts["code_duplicate"] += 1
                 else:
                     seen_code.add(unit.text)
+                    # the sentence that introduces the block ("To deactivate a virtual environment, type:")
+                    intro = _unit_sentences(tokenizer, previous)[-1:] if previous.section == unit.section else []
                     code_rows.append(_code_row(page, len(code_rows) - code_before, unit, unit.text,
-                                               previous.paragraph if previous.section == unit.section else ""))
+                                               intro[0] if intro else ""))
                 continue
             previous = unit
             last_sentence = ""  # the sentence before a listing line of a PDF: its context

@@ -121,6 +121,18 @@ def test_code_blocks_go_to_their_own_file_and_empty_pages_are_named(tmp_path: Pa
     assert (metrics["documents_without_sentences"], metrics["documents_without_sentences_ids"]) == (
         1, "files:nav.html")  # the page that held only navigation is named
 
+def test_a_code_blocks_context_is_the_sentence_that_introduces_it(tmp_path: Path) -> None:
+    # the paragraph's other sentences have their own passage; repeated beside the code they made the
+    # block the first hit for questions about them
+    html = ("<html><body><p>Packages come from the Python Package Index. To pin one, give its version "
+            "after two equals signs:</p><pre>python -m pip install requests==2.6.0</pre></body></html>")
+    result, _, out = run_clean(tmp_path, jsonl(page("files:pip.html", "Pip", "html", html)), max_words=30)
+    assert result.exit_code == 0, result.output
+    [code] = [json.loads(line) for line in (out / "clean" / "code.jsonl").read_text().splitlines()]
+    assert code["context"] == "To pin one, give its version after two equals signs:"
+    assert code["text"] == "python -m pip install requests==2.6.0"
+
+
 def test_table_rows_of_a_text_layer_are_code_rows_not_sentences(tmp_path: Path) -> None:
     # a PDF's text: prose, then the rows of a table that no <pre> marks as code
     text = ("The cache file starts with a header that points to each list in the file.\n\n"
