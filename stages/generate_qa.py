@@ -1,8 +1,8 @@
-"""Stage `generate_qa`: data/clean/sentences.jsonl -> data/qa/qa.jsonl + data/qa/unrelated.jsonl.
+"""Stage `generate_qa`: data/clean/sentences.jsonl + code.jsonl -> data/qa/qa.jsonl + data/qa/unrelated.jsonl.
 
     python -m stages.generate_qa --params params.yaml --sentences data/clean/sentences.jsonl \
-        --model-cache models/cache --out data/qa/qa.jsonl --unrelated-out data/qa/unrelated.jsonl \
-        --metrics metrics/qa.json
+        --code data/clean/code.jsonl --model-cache models/cache --out data/qa/qa.jsonl \
+        --unrelated-out data/qa/unrelated.jsonl --metrics metrics/qa.json
 """
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ from docent.io import write_jsonl, write_metrics
 @click.command()
 @params_option
 @click.option("--sentences", required=True, type=click.Path(dir_okay=False), help="sentences JSONL from clean")
+@click.option("--code", required=True, type=click.Path(dir_okay=False),
+              help="code blocks JSONL from clean (their \"how do I\" questions)")
 @model_cache_option
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="QA pairs JSONL to write")
 @click.option("--unrelated-out", required=True, type=click.Path(dir_okay=False), help="unrelated questions JSONL")
 @metrics_option
 @stage_main
-def main(params_path: str, sentences: str, model_cache: str, out: str, unrelated_out: str, metrics: str,
+def main(params_path: str, sentences: str, code: str, model_cache: str, out: str, unrelated_out: str, metrics: str,
          machine_metrics: str) -> None:
     params = load_params(params_path, "qa", "model", "seed")
     assert params.model is not None
@@ -30,7 +32,7 @@ def main(params_path: str, sentences: str, model_cache: str, out: str, unrelated
 
     from docent.qa.generate import generate_all
 
-    rows, unrelated, qa_metrics = generate_all(params, sentences, model_cache)
+    rows, unrelated, qa_metrics = generate_all(params, sentences, code, model_cache)
     write_jsonl(out, rows)
     write_jsonl(unrelated_out, unrelated)
     write_metrics(metrics, qa_metrics, machine_metrics)

@@ -124,13 +124,35 @@ def unrelated_rows(sentences: Sequence[Sentence], domain: Sequence[Sentence], ge
     return rows
 
 
-def generate_all(params: Params, sentences_path: str | Path,
+def procedure_pairs(code_path: str | Path, params: Params,
+                    asked: Sequence[QAPair]) -> tuple[list[QAPair], Counter[str]]:
+    """"How do I ...?" pairs of the code blocks (docent/qa/howto.py), through the selection step
+    every generator uses; questions the sentences already ask are not asked again. Counts are
+    prefixed `howto_` so they stay apart from the sentence generator's."""
+    from docent.qa.howto import howto_pairs
+    from docent.qa.selection import Selection
+
+    qa = params.qa
+    assert qa is not None
+    rows = read_jsonl(code_path, required=("doc_id", "title", "code_id", "text"), nonempty=("doc_id", "code_id"),
+                      allow_empty_file=True)
+    counts: Counter[str] = Counter()
+    selection = Selection(qa.per_fact, qa.max_answer_words, qa.min_overlap, True, counts,
+                          colloquial=qa.colloquial_forms, seen={normalize_text(p.question) for p in asked})
+    pairs = howto_pairs(rows, selection, counts)
+    return pairs, Counter({f"howto_{key}": value for key, value in counts.items()})
+
+
+def generate_all(params: Params, sentences_path: str | Path, code_path: str | Path,
                  model_cache: str | Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
     """(qa rows, unrelated rows, flat metrics). Stops with a UserError rather than write an empty dataset."""
     started = time.perf_counter()
     sentences = read_sentences(sentences_path)
     generator = build_generator(params, model_cache)
     pairs, counts = generator.generate(sentences)
+    procedures, procedure_counts = procedure_pairs(code_path, params, pairs)
+    pairs += procedures
+    counts.update(procedure_counts)
     assert params.qa is not None
     if not pairs:
         raise UserError(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import platform
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -148,13 +149,53 @@ def versions() -> dict[str, str]:
             "skops": skops.__version__}
 
 
+_OBJECT_ID = re.compile(r'("__id__": |")(\d+)(\.npy")?')
+
+
+def stable_skops(data: bytes) -> bytes:
+    """The same skops file, byte-identical for the same model.
+
+    skops names each array file and memo entry by the object's id() (a memory address) and stamps
+    every zip member with the time of writing, so one classifier saved twice gave two files, and dvc
+    re-ran evaluate after every classifier run. The ids are renumbered 1, 2, ... in their order of
+    first appearance in schema.json (which is otherwise deterministic), and the time is fixed."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as src:
+        members = {info.filename: src.read(info) for info in src.infolist()}
+    numbers: dict[str, str] = {}
+
+    def renumber(match: re.Match[str]) -> str:
+        prefix, number, suffix = match.group(1), match.group(2), match.group(3) or ""
+        if prefix == '"' and not suffix:  # a quoted number that is not a file name: leave it
+            return match.group(0)
+        numbers.setdefault(number, str(len(numbers) + 1))
+        return prefix + numbers[number] + suffix
+
+    schema = _OBJECT_ID.sub(renumber, members.pop("schema.json").decode("utf-8"))
+    renamed = {}
+    for name, payload in members.items():
+        stem = name.removesuffix(".npy")
+        if stem not in numbers:
+            raise ValueError(f"skops member {name!r} is not named in schema.json")
+        renamed[numbers[stem] + ".npy"] = payload
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as dst:
+        for name, payload in [("schema.json", schema.encode("utf-8")), *sorted(renamed.items())]:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            dst.writestr(info, payload)
+    return out.getvalue()
+
+
 def save_classifier(classifier: RelevanceClassifier, out_dir: str | Path, params: ClassifierParams, seed: int,
                     extra: dict[str, Any] | None = None) -> None:
     """Write classifier.skops + classifier.json into `out_dir` (an existing, empty folder)."""
     import skops.io as sio
 
     out_dir = Path(out_dir)
-    sio.dump(classifier.pipeline, out_dir / MODEL_FILE)
+    (out_dir / MODEL_FILE).write_bytes(stable_skops(sio.dumps(classifier.pipeline)))
     meta = {"threshold": classifier.threshold, "params": asdict(params), "seed": seed, "versions": versions(),
             "trusted_types": TRUSTED_TYPES, **(extra or {})}
     (out_dir / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")

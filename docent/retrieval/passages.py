@@ -115,7 +115,8 @@ def code_passages(code: Iterable[dict[str, Any]], passage_words: int, urls: dict
         passages.append(Passage(
             passage_id=f"{doc_id}@{str(row['code_id']).rsplit('#', 1)[-1]}", doc_id=doc_id, title=str(row["title"]),
             url=urls.get(doc_id, ""), section=str(row.get("section") or ""),
-            text=f"{lead}\n{row['text']}" if lead else str(row["text"]), sent_ids=()))
+            # the block's own id stands in for sentence ids: a "how do I" pair names it (docent/qa/howto.py)
+            text=f"{lead}\n{row['text']}" if lead else str(row["text"]), sent_ids=(str(row["code_id"]),)))
     return passages
 
 

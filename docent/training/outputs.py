@@ -25,6 +25,7 @@ def save_model(out_dir: Path, trained: Any, tokenizer: Any, manifest: dict[str, 
         trained.config.use_cache = True
     with atomic_dir(out_dir) as tmp:
         trained.save_pretrained(str(tmp), safe_serialization=True)
+        sort_target_modules(tmp / "adapter_config.json")
         tokenizer.save_pretrained(str(tmp))
         write_json(tmp / MANIFEST, manifest)
         if manifest["merged"]:
@@ -32,6 +33,21 @@ def save_model(out_dir: Path, trained: Any, tokenizer: Any, manifest: dict[str, 
             merged.config.use_cache = True
             merged.save_pretrained(str(tmp / "merged"), safe_serialization=True)
             tokenizer.save_pretrained(str(tmp / "merged"))
+
+
+def sort_target_modules(config_path: Path) -> None:
+    """peft keeps target_modules as a set and writes it in set order, which follows the
+    interpreter's string-hash seed: the same adapter saved twice gave two adapter_config.json files,
+    so dvc saw a new model folder after every finetune and re-ran evaluate and export. Sorted, the
+    file is byte-identical from run to run (a regex or "all-linear" string is left as it is)."""
+    import json
+
+    if not config_path.is_file():  # train.method=full: no adapter
+        return
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    if isinstance(config.get("target_modules"), list):
+        config["target_modules"] = sorted(config["target_modules"])
+        write_json(config_path, config)
 
 
 def run_manifest(params: Params, used: dict[str, Any], examples: RunExamples, blocks: Any,

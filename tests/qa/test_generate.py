@@ -121,8 +121,10 @@ def test_generate_all_rows_and_metrics(tmp_path: Path, monkeypatch: pytest.Monke
     extra.write_text("".join(json.dumps({"question": q}) + "\n" for q in ["How do I bake bread?", "where is hanoi"]),
                      encoding="utf-8")
 
+    no_code = tmp_path / "code.jsonl"
+    no_code.write_text("", encoding="utf-8")
     rows, unrelated, metrics = generate.generate_all(params(unrelated_pages=0, unrelated_extra=str(extra)),
-                                                     sentences, tmp_path / "cache")
+                                                     sentences, no_code, tmp_path / "cache")
 
     assert [(r["id"], r["question"]) for r in rows] == [
         ("hanoi#0/q1", "What is Hanoi?"), ("hanoi#0/q2", "Where is Hanoi?"), ("huế#2/q1", "When was Huế the capital?")]
@@ -142,11 +144,13 @@ def test_generate_all_refuses_to_write_empty_datasets(tmp_path: Path, monkeypatc
     extra = tmp_path / "extra.txt"
     extra.write_text("What is Hanoi?\n", encoding="utf-8")
     no_questions = write_sentences(tmp_path / "none.jsonl", [("Hanoi", "Hanoi is old.")])
+    no_code = tmp_path / "code.jsonl"
+    no_code.write_text("", encoding="utf-8")
     with pytest.raises(UserError, match=r"none\.jsonl: the rules generator found no question in 1 sentences"):
-        generate.generate_all(params(unrelated_pages=0, unrelated_extra=str(extra)), no_questions, tmp_path)
+        generate.generate_all(params(unrelated_pages=0, unrelated_extra=str(extra)), no_questions, no_code, tmp_path)
     only_domain = write_sentences(tmp_path / "some.jsonl", [("Hanoi", "What is Hanoi?")])
     with pytest.raises(UserError, match="no unrelated questions"):  # the only unrelated one is a domain question
-        generate.generate_all(params(unrelated_pages=0, unrelated_extra=str(extra)), only_domain, tmp_path)
+        generate.generate_all(params(unrelated_pages=0, unrelated_extra=str(extra)), only_domain, no_code, tmp_path)
 
 
 def test_rules_generator_is_built_from_the_qa_params(tmp_path: Path) -> None:

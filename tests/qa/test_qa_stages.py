@@ -46,9 +46,26 @@ def write_sentences(path: Path, sentences=SENTENCES) -> Path:
     return path
 
 
-def generate(tmp_path: Path, params: Path, sentences: Path):
+# Two code blocks of the Hanoi document: one says what its command is for, one does not
+CODE = [
+    {"doc_id": "snapshot:Hanoi", "title": "Hanoi", "code_id": "snapshot:Hanoi#code0", "section": "Hanoi",
+     "context": "To list the archive of Hanoi's old maps, run the catalogue tool with the district:",
+     "text": "(archive) $ catalogue --maps hoan-kiem\nhoan-kiem-1873.tif"},
+    {"doc_id": "snapshot:Hanoi", "title": "Hanoi", "code_id": "snapshot:Hanoi#code1", "section": "Hanoi",
+     "context": "For example:", "text": "$ catalogue --maps ba-dinh"},
+]
+
+
+def write_code(path: Path, rows=CODE) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def generate(tmp_path: Path, params: Path, sentences: Path, code: Path | None = None):
     out = tmp_path / "qa"
-    args = ["--params", str(params), "--sentences", str(sentences), "--model-cache", str(tmp_path / "cache"),
+    code = code or write_code(tmp_path / "code.jsonl", [])
+    args = ["--params", str(params), "--sentences", str(sentences), "--code", str(code),
+            "--model-cache", str(tmp_path / "cache"),
             "--out", str(out / "qa.jsonl"), "--unrelated-out", str(out / "unrelated.jsonl"),
             "--metrics", str(tmp_path / "metrics" / "qa.json"),
             "--machine-metrics", str(tmp_path / "metrics" / "machine_qa.json")]
@@ -62,7 +79,8 @@ def read(path: Path) -> list[dict]:
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("generate")
-    result, out = generate(tmp_path, write_params(tmp_path), write_sentences(tmp_path / "sentences.jsonl"))
+    result, out = generate(tmp_path, write_params(tmp_path), write_sentences(tmp_path / "sentences.jsonl"),
+                           write_code(tmp_path / "code.jsonl"))
     assert result.exit_code == 0, result.output
     return tmp_path, out
 
@@ -74,15 +92,22 @@ def test_generate_qa_output_contract(generated):
     assert len(rows) >= 10
     for row in rows:
         assert tuple(row) == QA_KEYS
-        assert row["generator"] == "rules" and isinstance(row["sent_ids"], list)
+        assert row["generator"] in ("rules", "howto") and isinstance(row["sent_ids"], list)
         assert row["fact_id"].startswith(row["doc_id"])
+    # the code block that says what it is for is asked about, answered by its command
+    howto = [r for r in rows if r["generator"] == "howto"]
+    assert [(r["question"], r["short_answer"], r["sent_ids"]) for r in howto] == [
+        ("How do I list the archive of Hanoi's old maps?", "catalogue --maps hoan-kiem", ["snapshot:Hanoi#code0"]),
+        ("how do i list the archive of hanois old maps", "catalogue --maps hoan-kiem", ["snapshot:Hanoi#code0"])]
+    assert howto[0]["answer"].endswith("with the district: catalogue --maps hoan-kiem.")
     assert len({r["id"] for r in rows}) == len(rows)
     unrelated = read(out / "unrelated.jsonl")
     assert unrelated and all(tuple(r) == UNRELATED_KEYS for r in unrelated)
     domain_titles = {t for t, _ in SENTENCES}
     assert not {r["source"] for r in unrelated} & domain_titles
     metrics = json.loads((tmp_path / "metrics" / "qa.json").read_text())
-    assert metrics["pairs_rules"] == len(rows) and metrics["unrelated"] == len(unrelated)
+    assert metrics["pairs"] == len(rows) and metrics["unrelated"] == len(unrelated)
+    assert metrics["howto_code_blocks"] == 2 and metrics["howto_code_blocks_without_purpose"] == 1
     assert metrics["unrelated_articles"] == 40
     assert all(not isinstance(v, dict | list) for v in metrics.values())
     assert sum(v for k, v in metrics.items() if k.startswith("qtype_")) == len(rows)
@@ -90,7 +115,8 @@ def test_generate_qa_output_contract(generated):
 
 def test_generate_qa_is_deterministic(generated, tmp_path):
     _, first = generated
-    result, out = generate(tmp_path, write_params(tmp_path), write_sentences(tmp_path / "sentences.jsonl"))
+    result, out = generate(tmp_path, write_params(tmp_path), write_sentences(tmp_path / "sentences.jsonl"),
+                           write_code(tmp_path / "code.jsonl"))
     assert result.exit_code == 0, result.output
     for name in ("qa.jsonl", "unrelated.jsonl"):
         assert (out / name).read_bytes() == (first / name).read_bytes()

@@ -94,6 +94,18 @@ def test_save_load_round_trip(classifier, tmp_path):
     assert loaded.score([]).shape == (0,)
 
 
+def test_a_model_trained_twice_saves_to_the_same_bytes(tmp_path):
+    # two fits: other objects, other id()s (skops names its files by them), other write times
+    first, second = (RelevanceClassifier(train_classifier(related_questions(), unrelated_questions(), PARAMS, seed=0),
+                                         threshold=0.5) for _ in range(2))
+    for name, model in (("a", first), ("b", second)):
+        (tmp_path / name).mkdir()
+        save_classifier(model, tmp_path / name, PARAMS, seed=0)
+    assert (tmp_path / "a" / MODEL_FILE).read_bytes() == (tmp_path / "b" / MODEL_FILE).read_bytes()
+    questions = ["Who was Lê Lợi?", "How do I bake bread?"]
+    np.testing.assert_allclose(load_classifier(tmp_path / "b").score(questions), second.score(questions))
+
+
 def test_tampered_file_is_refused(classifier, tmp_path):
     import skops.io as sio
     from sklearn.pipeline import Pipeline

@@ -62,7 +62,11 @@ def test_index_stage_output_contract_with_code_passages(tmp_path: Path) -> None:
     assert code.text == ("To create a virtual environment, run the venv module as a script with the directory "
                          "path:\npython -m venv tutorial-env")
     assert code.url == "file:///docs/venv.html" and code.section == "venv > Creating environments"
-    assert code.sent_ids == ()
+    # a "how do I" pair names the block by its id, which finds it as the gold passage
+    assert code.sent_ids == ("venv#code0",)
+    from docent.retrieval.passages import gold_passages
+
+    assert gold_passages(index.passages, ["venv#code0"], "venv") == {"venv@code0"}
     # the command answers the "how do I" question: no sentence holds it
     found = [r.passage.passage_id for r in index.retrieve("how do i create a virtual environment", 2)]
     assert "venv@code0" in found

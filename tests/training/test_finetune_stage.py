@@ -37,6 +37,8 @@ def test_lora_stage_output_contract(tmp_path: Path, tiny_model_dir: Path, stage_
     out = stage_files["out"]
     assert tree(out) == ["README.md", "adapter_config.json", "adapter_model.safetensors", "chat_template.jinja",
                          "docent.json", "tokenizer.json", "tokenizer_config.json"]
+    targets = json.loads((out / "adapter_config.json").read_text())["target_modules"]
+    assert targets == sorted(targets) and len(targets) > 1  # byte-stable across runs
     manifest = json.loads((out / "docent.json").read_text())
     assert manifest["method"] == "lora"
     assert manifest["base_model"] == str(tiny_model_dir)
