@@ -195,6 +195,12 @@ def save_classifier(classifier: RelevanceClassifier, out_dir: str | Path, params
     import skops.io as sio
 
     out_dir = Path(out_dir)
+    # scikit-learn's text vectorizers cache id(stop_words) after fitting (`_stop_words_id`, only to
+    # skip re-checking the same list): a memory address, different in every process. Without it
+    # the vectorizer checks its stop words again on first use; nothing else changes.
+    for part in [classifier.pipeline, *classifier.pipeline.get_params(deep=True).values()]:
+        if hasattr(part, "_stop_words_id"):
+            del part._stop_words_id
     (out_dir / MODEL_FILE).write_bytes(stable_skops(sio.dumps(classifier.pipeline)))
     meta = {"threshold": classifier.threshold, "params": asdict(params), "seed": seed, "versions": versions(),
             "trusted_types": TRUSTED_TYPES, **(extra or {})}
