@@ -78,8 +78,8 @@ def howto_pairs(code_rows: Iterable[dict[str, Any]], selection: Selection, count
         # the command the sentence names ("python -m pip list will display ...") is the answer; else
         # the block's first line ("python3 -m venv tutorial-env")
         command = named or first_command(str(row["text"]))
-        if not command:
-            counts["code_blocks_without_purpose"] += 1
+        if not command:  # a block of prompts alone: nothing to answer with
+            counts["code_blocks_without_command"] += 1
             continue
         question = f"How do I {verb_phrase}?"
         answer = context if named else f"{context} {command}"

@@ -44,6 +44,8 @@ def test_pairs_go_through_the_selection_step() -> None:
          "section": "", "context": "To deactivate a virtual environment, type:", "text": "deactivate"},
         {"doc_id": "files:t.html", "title": "Virtual Environments and Packages", "code_id": "files:t.html#code2",
          "section": "", "context": "", "text": "4 CARD32 N_ALIASES"},
+        {"doc_id": "files:t.html", "title": "Virtual Environments and Packages", "code_id": "files:t.html#code3",
+         "section": "", "context": "To list the packages, type:", "text": "$\n(env) $"},
     ]
     counts: Counter[str] = Counter()
     pairs = howto_pairs(rows, Selection(4, 60, 0.6, True, counts), counts)
@@ -51,5 +53,6 @@ def test_pairs_go_through_the_selection_step() -> None:
         ("How do I create a virtual environment?", "python3 -m venv tutorial-env", ("files:t.html#code0",), "howto")]
     assert pairs[0].answer == "To create a virtual environment, run the venv module with the path: " \
                               "python3 -m venv tutorial-env."
-    assert counts["code_blocks"] == 3 and counts["code_blocks_without_purpose"] == 1
+    assert counts["code_blocks"] == 4 and counts["code_blocks_without_purpose"] == 1
+    assert counts["code_blocks_without_command"] == 1
     assert counts["code_blocks_without_question"] == 1 and counts["rejected_short_answer_vague"] == 1
