@@ -251,7 +251,8 @@ def test_index_built_differently_is_refused(tmp_path):
 
     params = retrieval_params()
     other = build_index(tmp_path / "other", passage_words=7)
-    with pytest.raises(UserError, match=r"passage_words = 7, but this run has 60; run `dvc repro index`"):
+    with pytest.raises(UserError, match=rf"passage_words = 7, but this run has {params.passage_words}; "
+                                        r"run `dvc repro index`"):
         load_assistant_index(other, params)
     index = build_index(tmp_path / "index")
     manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))

@@ -235,6 +235,25 @@ def test_people_of_any_field_are_who_and_pronouns_resolve_to_them():
     assert any(p.answer.startswith("Johannes Kepler was born") for p in pairs)
 
 
+def test_a_rule_with_a_condition_is_asked_what_happens():
+    texts = ["If an existing directory is specified, it will be re-used.",
+             "If an unknown character is found where a newline is expected then the whole line should be ignored.",
+             "If the localName was empty then there will be two spaces after the namespaceURI."]
+    # a user's own documents (doc_id "files:..."), where a question may be asked of its document
+    pairs, _ = generator().generate([Sentence(doc_id="files:spec.html", title="Shared MIME-info spec", sent_id=k,
+                                              text=text) for k, text in enumerate(texts)])
+    by_question = {p.question.replace(" according to the Shared MIME-info spec documentation", ""): p
+                   for p in pairs}
+    # the main clause's "it" is the condition's directory: the answer stands, the question names it
+    assert by_question["What happens if an existing directory is specified?"].short_answer == "will be re-used"
+    # a named subject of a passive is what happens to it; "there will be" asks for what will be
+    assert by_question["What happens if an unknown character is found where a newline is expected?"] \
+        .short_answer == "whole line"
+    assert by_question["What happens if the localName was empty?"].short_answer.startswith("two spaces")
+    # a negated rule or a condition with a clause of its own is not asked
+    assert run(("venv", "If it exists, the directory is not cleared."))[0] == []
+
+
 def test_code_names_keep_their_case_and_anchor_the_question():
     pairs, _ = run(("venv", "EnvBuilder.ensure_directories creates the environment directory and all necessary "
                             "subdirectories."))

@@ -152,13 +152,17 @@ class QuestionBuilder:
     def candidates(self) -> list[Candidate]:
         if self.subject is not None and self.subject.lower_ == "you":
             return self.how_questions()
-        if not self.subject_ok() or not (is_finite(self.verb) or self.implied_aux):
+        if not is_finite(self.verb) and not self.implied_aux:
             return []
+        if not self.subject_ok():
+            # the condition names what it is about; the main clause's "it" is the answer's to resolve
+            return [c for c in self.condition_question() if c.question]
         out: list[Candidate] = []
-        for build in (self.definition, self.alias_question, self.subject_question, self.which_question,
-                      self.when_questions, self.deed_question, self.where_question, self.number_question,
-                      self.by_whom_question, self.agent_question, self.object_question, self.attribute_question,
-                      self.measure_question, self.stranded_question, self.complement_of_question):
+        for build in (self.definition, self.condition_question, self.alias_question, self.subject_question,
+                      self.which_question, self.when_questions, self.deed_question, self.where_question,
+                      self.number_question, self.by_whom_question, self.agent_question, self.object_question,
+                      self.attribute_question, self.measure_question, self.stranded_question,
+                      self.complement_of_question):
             out.extend(c for c in build() if c.question)
         return out
 
@@ -185,6 +189,40 @@ class QuestionBuilder:
         modal = modals[0].lower_
         return [Candidate("how", self.ask(f"How {modal} I", body), short),
                 Candidate("how", self.ask("How do I", body), short)]
+
+    def condition_question(self) -> list[Candidate]:
+        """What a rule does under its condition, as manuals state rules: "If an existing directory is
+        specified, it will be re-used." -> "What happens if an existing directory is specified?". The
+        span asked is what the main clause says happens: its subject when that is named in a passive
+        ("the longest pattern SHOULD be used" -> "longest pattern"), else its verb with the object
+        ("recreate the environment") or with its auxiliaries ("will be re-used")."""
+        verb = self.verb
+        conditions = [c for c in verb.children if c.dep_ == "advcl" and c.i in self.clause and any(
+            m.dep_ == "mark" and m.lower_ == "if" and m.i == c.left_edge.i for m in c.children)]
+        if len(conditions) != 1 or any(c.dep_ == "neg" for c in verb.children):
+            return []
+        condition = conditions[0]
+        words = [t for t in condition.subtree if t.i != condition.left_edge.i and not (
+            t.i == condition.right_edge.i and t.dep_ == "punct")]
+        if not words or len(words) > 14 or any(t.text in (",", ";", ":") for t in words):
+            return []
+        body = render(words)
+        subject = self.subject
+        passive = any(c.dep_ == "auxpass" for c in verb.children)
+        attribute = self.child("attr")
+        if passive and subject is not None and subject.pos_ in ("NOUN", "PROPN") and self.own_subject:
+            short = core_phrase(subject)
+        elif verb.lemma_ == "be" and attribute is not None and attribute.pos_ in ("NOUN", "PROPN"):
+            short = core_phrase(attribute)  # "then there will be two spaces" -> "two spaces"
+        else:
+            obj = self.child("dobj")
+            tokens = [verb] + (np_tokens(obj) if obj is not None and obj.pos_ in ("NOUN", "PROPN") else [])
+            if len(tokens) == 1:
+                tokens = [c for c in verb.children if c.dep_ in ("aux", "auxpass") and c.i < verb.i] + tokens
+            if not tokens or tokens[-1].i - tokens[0].i + 1 != len(tokens) or len(tokens) > 6:
+                return []  # the span must read as the answer writes it
+            short = render(tokens)
+        return [Candidate("what", self.ask("What happens if", body), short)]
 
     def definition(self) -> list[Candidate]:
         """"X was a Y" -> "Who was X?" / "What is X?"."""
