@@ -153,7 +153,7 @@ def test_chat_follow_up_cites_the_earlier_questions_entity(files, classifier_dir
 def test_index_problems_are_one_line_errors(files, classifier_dir, tmp_path):
     import json
 
-    from assistant_fixtures import build_index, write_params
+    from assistant_fixtures import build_index, retrieval_params, write_params
 
     missing = run_grounded(files, classifier_dir, "ask", HCM, "--index", str(tmp_path / "none"))
     stale = run_grounded(files, classifier_dir, "ask", HCM, "--index", str(build_index(tmp_path / "i7",
@@ -168,7 +168,8 @@ def test_index_problems_are_one_line_errors(files, classifier_dir, tmp_path):
     other_abstain = write_params(tmp_path / "params.yaml", files.base, abstain="No idea.")
     retrained = run_grounded(files, classifier_dir, "ask", HCM, "--index", str(files.index), params=other_abstain)
     for result, message in [(missing, "manifest.json: missing; run `dvc repro index`"),
-                            (stale, "built with passage_words = 7, but this run has 60; run `dvc repro index`"),
+                            (stale, f"built with passage_words = 7, but this run has "
+                                    f"{retrieval_params().passage_words}; run `dvc repro index`"),
                             (corrupt, "manifest.json: unreadable"),
                             (edited, "passages.jsonl: does not match"),
                             (retrained, "trained to abstain with")]:
