@@ -35,7 +35,23 @@ def truncate_live_history(live_dir: str | Path, last_step: int) -> None:
     """Drop rows logged after `last_step` (a killed run logged steps its last checkpoint lacks).
 
     Resuming from checkpoint N replays steps N+1...; without this the plots would show them twice.
+    dvclive's summary (`metrics.json`, which it reads back on resume) is rewritten in place at every
+    step, so a kill can leave it cut off mid-write: then resuming failed on its JSON. It is set back
+    to the checkpoint's step (the Trainer logs every value again from there).
     """
+    import json
+
+    from docent.io import write_json
+
+    summary_path = Path(live_dir) / "metrics.json"
+    if summary_path.exists():
+        try:
+            summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            log.warning("%s: cut off by the killed run; resuming with step %d", summary_path, last_step)
+            summary = {}
+        if not isinstance(summary, dict) or summary.get("step") != last_step:
+            write_json(summary_path, {**(summary if isinstance(summary, dict) else {}), "step": last_step})
     metrics_dir = Path(live_dir) / "plots" / "metrics"
     for tsv in sorted(metrics_dir.rglob("*.tsv")):
         with open(tsv, encoding="utf-8", newline="") as fh:

@@ -56,3 +56,22 @@ def test_resume_truncates_replayed_steps_and_skips_the_base_eval(tmp_path: Path)
     _log(live_dir, log_base_eval=False, logs=[(0, {"base_eval_loss": 9.9}), *LOGS[4:]])
     assert _rows(live_dir, "eval/loss") == ["0\t3.0", "2\t3.0", "4\t5.0"]
     assert _rows(live_dir, "train/loss") == ["2\t4.0", "4\t6.0"]
+
+
+def test_resume_survives_a_summary_cut_off_by_the_kill(tmp_path: Path) -> None:
+    """A SIGKILL while dvclive rewrote metrics.json left it empty, and resuming failed on its JSON."""
+    import json
+
+    from dvclive import Live
+
+    live_dir = tmp_path / "live"
+    _log(live_dir, log_base_eval=True)
+    (live_dir / "metrics.json").write_text('{"step": 4, "train": {"lo', encoding="utf-8")
+    truncate_live_history(live_dir, 2)
+    assert json.loads((live_dir / "metrics.json").read_text(encoding="utf-8")) == {"step": 2}
+    live = Live(dir=str(live_dir), resume=True, dvcyaml=False, save_dvc_exp=False)
+    assert live.step == 3  # dvclive resumes after the checkpoint's step
+    # a readable summary keeps its values, its step set back to the checkpoint's
+    (live_dir / "metrics.json").write_text('{"step": 4, "train": {"loss": 6.0}}', encoding="utf-8")
+    truncate_live_history(live_dir, 2)
+    assert json.loads((live_dir / "metrics.json").read_text(encoding="utf-8")) == {"step": 2, "train": {"loss": 6.0}}
