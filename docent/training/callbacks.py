@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import signal
 from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+
+from docent.io import write_json
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +42,6 @@ def truncate_live_history(live_dir: str | Path, last_step: int) -> None:
     step, so a kill can leave it cut off mid-write: then resuming failed on its JSON. It is set back
     to the checkpoint's step (the Trainer logs every value again from there).
     """
-    import json
-
-    from docent.io import write_json
-
     summary_path = Path(live_dir) / "metrics.json"
     if summary_path.exists():
         try:
@@ -50,8 +49,8 @@ def truncate_live_history(live_dir: str | Path, last_step: int) -> None:
         except (json.JSONDecodeError, UnicodeDecodeError):
             log.warning("%s: cut off by the killed run; resuming with step %d", summary_path, last_step)
             summary = {}
-        if not isinstance(summary, dict) or summary.get("step") != last_step:
-            write_json(summary_path, {**(summary if isinstance(summary, dict) else {}), "step": last_step})
+        if summary.get("step") != last_step:
+            write_json(summary_path, {**summary, "step": last_step})
     metrics_dir = Path(live_dir) / "plots" / "metrics"
     for tsv in sorted(metrics_dir.rglob("*.tsv")):
         with open(tsv, encoding="utf-8", newline="") as fh:
