@@ -108,6 +108,7 @@ class SplitParams:
 @dataclass(frozen=True, kw_only=True)
 class RetrievalParams:
     passage_words: int = bounded(ge=5, le=2000)
+    code_lead_words: int = bounded(ge=1, le=2000)
     k: int = bounded(ge=1, le=50)
     p_gold: float = bounded(ge=0, le=1)
     abstain_share: float = bounded(ge=0, le=1)

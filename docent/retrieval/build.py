@@ -39,7 +39,7 @@ def build_index(sentences_path: str | Path, code_path: str | Path, pages_path: s
     urls = {str(p["id"]): str(p.get("url") or "") for p in pages}
     _absent_rows, absent_docs = read_absent_split(split_dir)
     passages = build_passages(sentences, params.passage_words, urls, exclude_docs=absent_docs)
-    code_only = code_passages(code, params.passage_words, urls, exclude_docs=absent_docs)
+    code_only = code_passages(code, params.code_lead_words, urls, exclude_docs=absent_docs)
     passages += code_only
     index = BM25Index.build(passages, index_manifest(params))
     metrics: dict[str, Any] = {

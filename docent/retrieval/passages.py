@@ -95,11 +95,12 @@ def build_passages(
     return passages
 
 
-def code_passages(code: Iterable[dict[str, Any]], passage_words: int, urls: dict[str, str] | None = None,
+def code_passages(code: Iterable[dict[str, Any]], lead_words: int, urls: dict[str, str] | None = None,
                   exclude_docs: set[str] = frozenset()) -> list[Passage]:  # type: ignore[assignment]
     """Code rows (doc_id, title, code_id, section, context, text) -> one passage each: the sentence
     that introduces the block (clean's `context`, "To deactivate a virtual environment, type:"; at
-    most its last `passage_words` words), then the code as written. Only that sentence: the
+    most its last `lead_words` words, `retrieval.code_lead_words`: a bound of its own, since the
+    prose passages' length cut the purpose off such sentences), then the code as written. Only that sentence: the
     paragraph's others are in their own passage, and repeated here they made the code block the
     first hit for questions about them (3 of the documents folder's 16 natural questions)."""
     urls = urls or {}
@@ -109,8 +110,8 @@ def code_passages(code: Iterable[dict[str, Any]], passage_words: int, urls: dict
         if doc_id in exclude_docs:
             continue
         words = str(row.get("context") or "").split()
-        lead = " ".join(words[-passage_words:])
-        if len(words) > passage_words:
+        lead = " ".join(words[-lead_words:])
+        if len(words) > lead_words:
             lead = "… " + lead
         passages.append(Passage(
             passage_id=f"{doc_id}@{str(row['code_id']).rsplit('#', 1)[-1]}", doc_id=doc_id, title=str(row["title"]),

@@ -77,6 +77,6 @@ def test_a_long_introduction_keeps_its_last_words() -> None:
     from docent.retrieval.passages import code_passages
 
     row = {**CODE[0], "context": " ".join(f"w{n}" for n in range(100))}
-    (passage,) = code_passages([row], passage_words=10)
+    (passage,) = code_passages([row], lead_words=10)
     assert passage.text == "… w90 w91 w92 w93 w94 w95 w96 w97 w98 w99\npython -m venv tutorial-env"
     assert code_passages([row], 10, exclude_docs={"venv"}) == []
