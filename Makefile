@@ -60,6 +60,7 @@ serve: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/train_throughput.py
+	$(BIN)/python benchmarks/retrieval_scale.py
 
 clean-venv:
 	rm -rf $(VENV)

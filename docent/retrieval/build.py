@@ -15,7 +15,7 @@ from typing import Any
 from docent.config import RetrievalParams
 from docent.io import read_jsonl
 from docent.qa.records import read_absent_split
-from docent.retrieval.index import BM25Index
+from docent.retrieval.index import BM25Index, stopwords_digest
 from docent.retrieval.passages import Passage, build_passages, code_passages, gold_passages
 from docent.text.normalize import fold_for_matching
 
@@ -25,7 +25,7 @@ RECALL_AT = (1, 5)  # besides retrieval.k
 
 def index_manifest(params: RetrievalParams) -> dict[str, Any]:
     """What an index was built from: checked by whoever loads it."""
-    return {"passage_words": params.passage_words,
+    return {"passage_words": params.passage_words, "stopwords": stopwords_digest(),
             "versions": {name: importlib.metadata.version(name) for name in ("bm25s", "PyStemmer")}}
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from docent.cli import UserError
-from docent.retrieval.index import BM25Index, load_index
+from docent.retrieval.index import BM25Index, load_index, stopwords_digest, terms
 from docent.retrieval.passages import build_passages, gold_passages
 
 SENTENCES = [
@@ -58,6 +58,35 @@ def test_retrieves_the_passage_holding_the_answer_with_folded_accents(tmp_path: 
     assert index.retrieve("founding of thang long", 1)[0].passage.passage_id == "hanoi@0"
     assert index.retrieve("the and of", 3) == []  # only stopwords: nothing to match
     assert len(index.retrieve("river", 50)) <= len(index.passages)  # k larger than the corpus: clamped
+
+
+def test_question_words_do_not_match_passages() -> None:
+    """"when did ... die" must not rank a passage for its "when": the question's subject decides."""
+    sentences = [
+        ("ho", "Ho Chi Minh", "Hồ Chí Minh founded the Democratic Republic of Vietnam in 1945."),
+        ("ho", "Ho Chi Minh", "He served as its president until his death in 1969."),
+        ("lbj", "Lyndon B. Johnson", "Johnson became president when Kennedy was assassinated in 1963."),
+        ("lbj", "Lyndon B. Johnson", "What Johnson did next was escalate the war, which is how he is remembered."),
+    ]
+    passages = build_passages([{"doc_id": d, "title": t, "sent_id": f"{d}#{i}", "text": x}
+                               for i, (d, t, x) in enumerate(sentences)], passage_words=5)
+    index = BM25Index.build(passages, {})
+    hits = index.retrieve("when did ho chi minh die", 4)
+    assert {h.passage.doc_id for h in hits} == {"ho"}  # "when" and "did" alone match nothing
+    assert index.retrieve("what did he do and how and when", 3) == []  # nothing but question words
+    assert terms("Whats the capital of Vietnam? How do I get to Hanoi?") == ["capit", "vietnam", "hanoi"]
+
+
+def test_manifest_names_the_stopword_list(tmp_path: Path) -> None:
+    """Terms of an index built with another stopword list do not match a query's: refused on load."""
+    from docent.config import load_params
+    from docent.retrieval.build import index_manifest
+
+    manifest = index_manifest(load_params(Path(__file__).parents[2] / "params.yaml", "retrieval").retrieval)
+    assert manifest["stopwords"] == stopwords_digest() and len(stopwords_digest()) == 16
+    BM25Index.build(build_passages(rows(), passage_words=20), {**manifest, "stopwords": "0" * 16}).save(tmp_path / "i")
+    with pytest.raises(UserError, match=r"built with stopwords = '0{16}'.*run `dvc repro index`"):
+        load_index(tmp_path / "i", expect=manifest)
 
 
 def test_saved_index_is_deterministic_and_loads(tmp_path: Path) -> None:

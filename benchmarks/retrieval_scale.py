@@ -1,0 +1,92 @@
+"""Retrieval cost as the corpus grows: index build time, query latency and memory, on synthetic passages.
+
+    .venv/bin/python benchmarks/retrieval_scale.py [--sizes 10000,1000000] [--queries 200]
+
+The passages are what the index stage builds from a real corpus (docent.retrieval.BM25Index over
+Passage rows, the same term pipeline: folding, stopwords, stemming), but their words are drawn
+from a Zipf distribution over a synthetic vocabulary, so any size can be made offline: each passage
+has retrieval.passage_words words (20 by default, the mean of a real passage is 22.9 on the default
+domain) from a vocabulary of 200,000 word forms, exponent 1.1 (English-like: a few words everywhere,
+most words rare). Queries are 3 to 6 words drawn from the same distribution, answered with
+retrieve(question, k) one at a time as the assistant answers them.
+
+Not a test: numbers depend on the machine (and on what else runs on it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+VOCABULARY = 200_000
+ZIPF_EXPONENT = 1.1
+
+
+def word(i: int) -> str:
+    """A pronounceable synthetic word for rank i (letters only, so the stemmer keeps it distinct)."""
+    letters = "bcdfghjklmnpqrstvwxz"
+    vowels = "aeiou"
+    out = []
+    while True:
+        out.append(letters[i % 20] + vowels[(i // 20) % 5])
+        i //= 100
+        if i == 0:
+            return "".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--params", default=str(ROOT / "params.yaml"))
+    parser.add_argument("--sizes", default="10000,1000000", help="passage counts, comma-separated")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    import numpy as np
+
+    from docent.config import load_params
+    from docent.retrieval.index import BM25Index
+    from docent.retrieval.passages import Passage
+
+    retrieval = load_params(args.params, "retrieval").retrieval
+    assert retrieval is not None
+    rng = np.random.default_rng(args.seed)
+    # Zipf over a finite vocabulary: p(rank r) proportional to r ** -s
+    weights = 1.0 / np.arange(1, VOCABULARY + 1) ** ZIPF_EXPONENT
+    weights /= weights.sum()
+    words = [word(i) for i in range(VOCABULARY)]
+    print(f"passages of {retrieval.passage_words} words, k {retrieval.k}, {args.queries} queries; "
+          f"vocabulary {VOCABULARY:,}, Zipf exponent {ZIPF_EXPONENT}")
+    print(f"{'passages':>10} {'make s':>8} {'build s':>8} {'query ms p50':>13} {'p95':>7} {'max RSS MB':>11}")
+    for size in (int(s) for s in args.sizes.split(",")):
+        started = time.perf_counter()
+        ids = rng.choice(VOCABULARY, size=(size, retrieval.passage_words), p=weights)
+        passages = [Passage(passage_id=f"d{i}@0", doc_id=f"d{i}", title=f"Document {i}", url="", section="",
+                            text=" ".join(words[j] for j in row), sent_ids=(f"d{i}#0",))
+                    for i, row in enumerate(ids)]
+        made = time.perf_counter() - started
+        started = time.perf_counter()
+        index = BM25Index.build(passages, {"passage_words": retrieval.passage_words})
+        built = time.perf_counter() - started
+        queries = [" ".join(words[j] for j in rng.choice(VOCABULARY, size=int(rng.integers(3, 7)), p=weights))
+                   for _ in range(args.queries)]
+        index.retrieve(queries[0], retrieval.k)  # first call pays one-off lazy imports
+        latencies = []
+        for query in queries:
+            started = time.perf_counter()
+            index.retrieve(query, retrieval.k)
+            latencies.append((time.perf_counter() - started) * 1000)
+        p50, p95 = np.percentile(latencies, [50, 95])
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"{size:>10,} {made:>8.1f} {built:>8.1f} {p50:>13.2f} {p95:>7.2f} {rss:>11,.0f}", flush=True)
+        del passages, index
+
+
+if __name__ == "__main__":
+    main()
