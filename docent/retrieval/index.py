@@ -1,10 +1,11 @@
 """A BM25 index over passages (bm25s: sparse score matrices, saved as .npy files, no server).
 
-Terms are accent- and case-folded, stopwords dropped (STOPWORDS) and Snowball-stemmed, the same for
-passages and questions, so "who founded hanoi" matches "Hà Nội ... was founded". The folder
-`models/index/` holds bm25s' files, `passages.jsonl` (row i = the index's document i) and
-`manifest.json` (the params, a hash of the passages, library versions): an assistant or an
-evaluation built from other params or another corpus is refused before it answers.
+Terms are accent- and case-folded, stopwords (bm25s' English list and QUESTION_WORDS) dropped and
+Snowball-stemmed, the same for passages and questions, so "who founded hanoi" matches "Hà Nội ...
+was founded". The folder `models/index/` holds bm25s' files, `passages.jsonl` (row i = the
+index's document i) and `manifest.json` (the params, the stopword list's hash, a hash of the
+passages, library versions): an assistant or an evaluation built from other params, another
+stopword list or another corpus is refused before it answers.
 
 Everything answers through `Retriever.retrieve(question, k)`; another engine (OpenSearch,
 Elasticsearch, Vespa) can stand behind the same method when a corpus outgrows one machine.
