@@ -29,7 +29,9 @@ ZIPF_EXPONENT = 1.1
 
 
 def word(i: int) -> str:
-    """A pronounceable synthetic word for rank i (letters only, so the stemmer keeps it distinct)."""
+    """A pronounceable synthetic word for rank i: i's base-100 digits as consonant-vowel syllables,
+    so every rank has its own word. A few of the commonest are 2-letter stopwords ("be", "no"),
+    dropped as real stopwords are."""
     letters = "bcdfghjklmnpqrstvwxz"
     vowels = "aeiou"
     out = []
