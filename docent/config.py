@@ -113,6 +113,7 @@ class RetrievalParams:
     p_gold: float = bounded(ge=0, le=1)
     abstain_share: float = bounded(ge=0, le=1)
     min_score: float = bounded(ge=0)
+    min_query_match: float = bounded(ge=0, le=1)
     abstain_min_prob: float = bounded(ge=0, le=1)
     answer_mode: Literal["generate", "select"]
     distractor_pool: int = bounded(ge=0, le=50)
@@ -207,6 +208,7 @@ class TrainParams:
     warmup_ratio: float = bounded(ge=0, lt=1)
     epochs: float = bounded(gt=0)
     max_steps: int = bounded(ge=-1)
+    min_steps: int = bounded(ge=0)
     batch_size: int = bounded(ge=1)
     grad_accum: int = bounded(ge=1)
     max_grad_norm: float = bounded(ge=0)

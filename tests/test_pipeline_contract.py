@@ -221,6 +221,7 @@ def test_the_checks_on_a_synthetic_project(tmp_path: Path) -> None:
         "foo: reads retrieval.code_lead_words, not declared in params",
         "foo: reads retrieval.distractor_pool, not declared in params",
         "foo: reads retrieval.gold_position, not declared in params",
+        "foo: reads retrieval.min_query_match, not declared in params",
         "foo: reads retrieval.passage_words, not declared in params",
         "foo: declares retrieval.min_score, which its code never reads",
     ]

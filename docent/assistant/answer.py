@@ -8,7 +8,8 @@ answer is the one it finds likeliest (`select`): a source sentence word for word
 
 Split in two around generation, because evaluate generates many prompts in batches and the
 assistant streams one: `plan` decides everything before the model runs (refused by the gate,
-nothing retrieved above `retrieval.min_score`: a fixed reply and no generation; else the prompt),
+nothing retrieved above `retrieval.min_score` and `retrieval.min_query_match`: a fixed reply and
+no generation; else the prompt),
 `finish` turns the generated text into an Answer. An answer is "abstained" when it is the
 abstention (the model's own or the threshold's), "refused" when the gate turned the question
 away, else "answered", with the passages it drew on as its sources.
@@ -137,11 +138,12 @@ class AnswerPath:
     def __init__(self, tokenizer: PreTrainedTokenizerBase, *, retriever: Retriever | None, k: int,
                  min_score: float, abstain: str, refusal: str = "",
                  gate: Callable[[str], bool] | None = None, abstain_min_prob: float = 0.0,
-                 answer_mode: AnswerMode = "generate") -> None:
+                 answer_mode: AnswerMode = "generate", min_query_match: float = 0.0) -> None:
         self.tokenizer = tokenizer
         self.retriever = retriever
         self.k = k
         self.min_score = min_score
+        self.min_query_match = min_query_match
         self.abstain = abstain
         self.refusal = refusal
         self.gate = gate
@@ -167,7 +169,7 @@ class AnswerPath:
         if self.retriever is None:
             return Plan(question, prompt_text(self.tokenizer, question, history), turn=question)
         retrieved = tuple(self.retriever.retrieve(search_text or question, self.k))
-        if not retrieved or retrieved[0].score < self.min_score:
+        if not self.grounded_enough(retrieved):
             return Plan(question, None, self.abstain, "abstained", retrieved)
         turn = question_with_sources(question, [r.passage for r in retrieved], self.abstain)
         candidates: tuple[str, ...] = ()
@@ -176,6 +178,14 @@ class AnswerPath:
             candidates = tuple(dict.fromkeys([*sentences, *([self.abstain] if self.abstain else [])]))
         return Plan(question, prompt_text(self.tokenizer, turn, history), retrieved=retrieved, turn=turn,
                     candidates=candidates)
+
+    def grounded_enough(self, retrieved: Sequence[Retrieved]) -> bool:
+        """Whether the best passage is worth a generation: its BM25 score at least
+        `retrieval.min_score` and it holds at least `retrieval.min_query_match` of the question's
+        weight (the IDF of its searched words). A question about a document the user never gave
+        shares a word or two with the sources, not most of its rare words."""
+        return bool(retrieved) and retrieved[0].score >= self.min_score \
+            and retrieved[0].match >= self.min_query_match
 
     def select(self, model: PreTrainedModel, plan: Plan, batch_size: int, max_len: int) -> str:
         """The candidate the model finds likeliest as its answer to the plan's question turn

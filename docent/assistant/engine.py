@@ -9,8 +9,9 @@ Shared by the `ask`/`chat` commands and the web server, so every front end gets 
   (`docent.assistant.answer.AnswerPath`, shared with evaluate). With an index, the passages
   retrieved for the question (a follow-up: for the conversation's earlier questions and it) go
   into the prompt, and the answer carries the passages it drew on as its sources; when the best
-  passage scores below `retrieval.min_score` the answer is `assistant.abstain`, again without
-  running the model. Without an index (a closed-book model) the prompt is the bare question.
+  passage scores below `retrieval.min_score` or holds less than `retrieval.min_query_match` of the
+  question's weight, the answer is `assistant.abstain`, again without running the model. Without
+  an index (a closed-book model) the prompt is the bare question.
 - History: earlier turns are passed to `prompt_text` as (question, answer) pairs; when the prompt
   would exceed `assistant.max_history_tokens` tokens, the oldest turns are dropped first.
 - Adapters: several LoRA adapters on the one base (peft `load_adapter` / `set_adapter`); the name
@@ -293,6 +294,7 @@ class Assistant:
             min_score=retrieval.min_score if retrieval else 0.0, abstain=params.abstain, refusal=params.refusal,
             abstain_min_prob=retrieval.abstain_min_prob if retrieval else 0.0,
             answer_mode=retrieval.answer_mode if retrieval else "generate",
+            min_query_match=retrieval.min_query_match if retrieval else 0.0,
         )
         self.adapters = models.adapters
         # A full fine-tune has no adapter to switch off: its "no adapter" model is the fine-tuned one.
@@ -415,9 +417,10 @@ class Assistant:
                 log.info("refused (score %.3f < threshold %.3f): %r", verdict.score, self.classifier.threshold,
                          question)
             else:
-                best = plan.retrieved[0].score if plan.retrieved else 0.0
-                log.info("abstained (best passage score %.3f < min_score %.3f): %r", best, self.path.min_score,
-                         question)
+                best = plan.retrieved[0] if plan.retrieved else None
+                log.info("abstained (best passage score %.3f, min_score %.3f; query match %.2f, min_query_match "
+                         "%.2f): %r", best.score if best else 0.0, self.path.min_score, best.match if best else 0.0,
+                         self.path.min_query_match, question)
             return AnswerStream(name, verdict, self.path, plan)
 
         limit = self.params.max_new_tokens

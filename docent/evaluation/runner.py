@@ -192,7 +192,8 @@ def run_evaluation(
                         abstain_min_prob=retrieval.abstain_min_prob)
     grounded = AnswerPath(tokenizer, retriever=index, k=retrieval.k, min_score=retrieval.min_score,
                           abstain=assistant.abstain, refusal=assistant.refusal,
-                          abstain_min_prob=retrieval.abstain_min_prob, answer_mode=retrieval.answer_mode)
+                          abstain_min_prob=retrieval.abstain_min_prob, answer_mode=retrieval.answer_mode,
+                          min_query_match=retrieval.min_query_match)
     # retrieval does not depend on the model: one plan per question serves base_rag and finetuned_rag
     questions = {s.split: [str(r["question"]) for r in s.rows] for s in active}
     plans = {"closed": {name: [closed.plan(q) for q in qs] for name, qs in questions.items()},

@@ -3,8 +3,8 @@ and only then replace `models/export/` (a failed or interrupted export leaves th
 
 Verification prompts are those evaluate's headline row answers: the `test` questions in the
 prompt format the model was trained with (manifest `context`): with the top `retrieval.k`
-passages from the index for `retrieved` (questions below `retrieval.min_score` get no prompt
-there, and none here), the bare question for `none`.
+passages from the index for `retrieved` (questions below `retrieval.min_score` or
+`retrieval.min_query_match` get no prompt there, and none here), the bare question for `none`.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def verification_prompts(tokenizer: Any, questions: list[str], context: str, par
 
         retriever = load_index(index_dir, expect=index_manifest(params.retrieval))
     path = AnswerPath(tokenizer, retriever=retriever, k=params.retrieval.k, min_score=params.retrieval.min_score,
-                      abstain=params.assistant.abstain)
+                      abstain=params.assistant.abstain, min_query_match=params.retrieval.min_query_match)
     return [p.prompt for p in (path.plan(q) for q in questions) if p.prompt is not None]
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import re
 import threading
 from collections.abc import Sequence
@@ -135,8 +136,25 @@ class BM25Index:
             return []
         k = min(k, len(self.passages))
         ids, scores = self.bm25.retrieve([known], k=k, show_progress=False, n_threads=1)
-        return [Retrieved(self.passages[int(i)], float(s)) for i, s in zip(ids[0], scores[0], strict=True)
-                if float(s) > 0]
+        weights = {t: self.idf(t) for t in known}
+        total = sum(weights.values())
+        found = []
+        for i, s in zip(ids[0], scores[0], strict=True):
+            if float(s) <= 0:
+                continue
+            passage = self.passages[int(i)]
+            held = set(terms(passage.text + " " + passage.title, self.stemmer))
+            found.append(Retrieved(passage, float(s), sum(w for t, w in weights.items() if t in held) / total))
+        return found
+
+    def idf(self, term: str) -> float:
+        """bm25s' Lucene IDF of an indexed term, ln(1 + (N - df + 0.5) / (df + 0.5)), with df read
+        off the score matrix (one stored score per passage that holds the term): always > 0."""
+        column = self.bm25.vocab_dict[term]
+        indptr = self.bm25.scores["indptr"]
+        df = int(indptr[column + 1] - indptr[column])
+        n = len(self.passages)
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def retrieve_many(self, questions: Sequence[str], k: int) -> list[list[Retrieved]]:
         return [self.retrieve(q, k) for q in questions]

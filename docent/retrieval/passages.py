@@ -45,6 +45,9 @@ class Passage:
 class Retrieved:
     passage: Passage
     score: float
+    # Share of the question's weight (the IDF of its indexed terms) that the passage contains:
+    # 1.0 when every searched word is in it. An engine that cannot say leaves it at 1.0.
+    match: float = 1.0
 
 
 def row_key(row: dict[str, Any]) -> str:

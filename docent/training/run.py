@@ -79,7 +79,7 @@ def run_finetune(
     has_eval = examples.val is not None
     trainer = _trainer(params, trained, tokenizer, examples, checkpoints,
                        [*([DvcLiveLogger(live, log_base_eval=resume is None)] if live else []), interrupt,
-                        *extra_callbacks])
+                        *extra_callbacks], processes.num_processes)
     base_metrics = trainer.evaluate(metric_key_prefix="base_eval") if has_eval else {}
     if has_eval and train.early_stopping_patience > 0:  # added after the base eval, which it must not see
         trainer.add_callback(EarlyStoppingCallback(early_stopping_patience=train.early_stopping_patience))
@@ -145,7 +145,7 @@ def _open_live(live_dir: Path, resume: str | None) -> Any:
 
 
 def _trainer(params: Params, trained: Any, tokenizer: Any, examples: Any, checkpoints: Path,
-             callbacks: list[Any]) -> Any:
+             callbacks: list[Any], processes: int = 1) -> Any:
     """The Trainer over packed rows.
 
     Effective batch = train.batch_size x train.grad_accum x processes packed rows per
@@ -153,14 +153,18 @@ def _trainer(params: Params, trained: Any, tokenizer: Any, examples: Any, checkp
     4 x 2 x 1 = 8 rows per step.
     """
     from docent.training.data import PackedCollator
-    from docent.training.trainer import PackedTrainer, training_arguments
+    from docent.training.trainer import PackedTrainer, resolve_max_steps, training_arguments
 
     assert params.train and params.seed is not None
     train, has_eval = params.train, examples.val is not None
     bleu_pairs = ([(r["question"], r["answer"]) for r in examples.val_rows[:train.eval_bleu_questions]]
                   if train.eval_bleu and has_eval else [])
+    max_steps = resolve_max_steps(train, len(examples.train), processes)
+    if max_steps != train.max_steps:
+        log.info("%d examples give fewer than train.min_steps = %d steps in %g epochs: training %d steps",
+                 len(examples.train), train.min_steps, train.epochs, max_steps)
     return PackedTrainer(
-        model=trained, args=training_arguments(train, params.seed, str(checkpoints), has_eval),
+        model=trained, args=training_arguments(train, params.seed, str(checkpoints), has_eval, max_steps),
         train_dataset=examples.train, eval_dataset=examples.val, data_collator=PackedCollator(),
         processing_class=tokenizer, callbacks=callbacks,
         bleu_questions=bleu_pairs, bleu_max_new_tokens=train.eval_bleu_max_new_tokens,

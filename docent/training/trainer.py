@@ -11,6 +11,7 @@ cross-entropy is summed and divided by the answer-token count of the whole accum
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -131,8 +132,23 @@ def resolve_optimizer(name: str) -> str:
     return name
 
 
-def training_arguments(train: TrainParams, seed: int, checkpoints_dir: str, has_eval: bool) -> TrainingArguments:
-    """TrainingArguments from params.yaml's train section (nothing else sets a hyperparameter)."""
+def resolve_max_steps(train: TrainParams, examples: int, processes: int) -> int:
+    """The Trainer's max_steps: train.max_steps when set; else -1 (train.epochs), unless those
+    epochs come to fewer than train.min_steps optimizer steps, which a small corpus then repeats
+    epochs to reach. Steps per epoch = ceil(examples / (batch_size x grad_accum x processes)), and
+    the Trainer rounds epochs x steps per epoch up the same way."""
+    if train.max_steps > 0:
+        return train.max_steps
+    per_epoch = math.ceil(examples / (train.batch_size * train.grad_accum * processes))
+    if math.ceil(per_epoch * train.epochs) < train.min_steps:
+        return train.min_steps
+    return -1
+
+
+def training_arguments(train: TrainParams, seed: int, checkpoints_dir: str, has_eval: bool,
+                       max_steps: int | None = None) -> TrainingArguments:
+    """TrainingArguments from params.yaml's train section (nothing else sets a hyperparameter);
+    max_steps: resolve_max_steps' answer (None: train.max_steps as it stands)."""
     scheduler = {"linear": "linear", "cosine": "cosine",
                  "constant": "constant_with_warmup" if train.warmup_ratio > 0 else "constant"}[train.scheduler]
     eval_kwargs: dict[str, Any] = {"eval_strategy": "no"}
@@ -155,7 +171,7 @@ def training_arguments(train: TrainParams, seed: int, checkpoints_dir: str, has_
         lr_scheduler_type=scheduler,
         warmup_steps=train.warmup_ratio,   # a float < 1 is a fraction of the total steps
         num_train_epochs=train.epochs,
-        max_steps=train.max_steps,
+        max_steps=train.max_steps if max_steps is None else max_steps,
         per_device_train_batch_size=train.batch_size,
         gradient_accumulation_steps=train.grad_accum,
         max_grad_norm=train.max_grad_norm,

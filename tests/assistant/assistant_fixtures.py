@@ -144,7 +144,7 @@ def write_params(path: Path, base_dir: Path, **assistant: Any) -> Path:
 # BM25 scores grow with the corpus: in these few passages the best match scores ~1.6, under the
 # repo's retrieval.min_score (measured on corpora of 36 to 96 articles). The tiny assistant answers
 # with both floors off; the tests of each floor set it themselves.
-TINY_FLOORS = {"min_score": 0.0, "abstain_min_prob": 0.0}
+TINY_FLOORS = {"min_score": 0.0, "min_query_match": 0.0, "abstain_min_prob": 0.0}
 
 
 def retrieval_params(**changes: Any) -> Any:

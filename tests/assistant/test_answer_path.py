@@ -54,6 +54,19 @@ def test_below_min_score_abstains_without_a_prompt(tokenizer, index) -> None:
     assert nothing.prompt is None and nothing.status == "abstained"
 
 
+def test_below_min_query_match_abstains_without_a_prompt(tokenizer, index) -> None:
+    """A question whose rare words the best passage lacks (they are in other documents) gets the
+    abstention, however well its other words score; words indexed nowhere are not weighed."""
+    question = "was hue the capital of the rice delta"
+    best = index.retrieve(question, 1)[0]
+    assert 0.0 < best.match < 1.0
+    plan = path(tokenizer, index, min_query_match=best.match + 0.01).plan(question)
+    assert plan.prompt is None and plan.status == "abstained" and plan.reply == ABSTAIN
+    assert path(tokenizer, index, min_query_match=best.match).plan(question).prompt is not None
+    assert path(tokenizer, index, min_query_match=1.0).plan("when was hue the capital").prompt is not None
+    assert path(tokenizer, index, min_query_match=1.0).plan("when was hue the capital of xanadu").prompt is not None
+
+
 def test_gate_refuses_before_retrieval(tokenizer, index) -> None:
     gated = path(tokenizer, index, gate=lambda q: "bread" not in q)
     plan = gated.plan("how do I bake bread")

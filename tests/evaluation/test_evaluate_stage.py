@@ -131,7 +131,7 @@ def workspace(tmp_path_factory) -> dict[str, Path]:
     raw = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
     raw["model"]["name"] = str(base)
     # a few one-sentence documents score under the repo's retrieval.min_score: both floors off here
-    raw["retrieval"].update({"min_score": 0.0, "abstain_min_prob": 0.0})
+    raw["retrieval"].update({"min_score": 0.0, "min_query_match": 0.0, "abstain_min_prob": 0.0})
     raw["eval"].update({"max_new_tokens": 6, "batch_size": 4, "few_shot_k": 2, "max_questions": 5,
                         "unrelated_questions": 3,
                         "probe_questions": ["Who was Hồ Chí Minh?", "What is the capital of Vietnam?"]})

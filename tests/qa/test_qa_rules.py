@@ -443,3 +443,24 @@ def test_a_duration_is_not_asked_as_when():
     pairs, _ = run(("Western imperialism in Asia", "European colonial empires operated in Asia throughout six "
                                                    "centuries of colonialism."))
     assert not any(p.qtype == "when" and p.short_answer == "six centuries" for p in pairs)
+
+
+def test_a_word_that_opens_on_a_mark_keeps_its_space_and_a_note_is_its_statement():
+    assert tidy("A common directory location for a virtual environment is .venv .") == \
+        "A common directory location for a virtual environment is .venv."
+    assert tidy("New in version 3.4: !fish and !csh activation scripts.") == \
+        "New in version 3.4: !fish and !csh activation scripts."
+    assert tidy("Note that the weight in front of the line is ignored.") == \
+        "The weight in front of the line is ignored."
+    pairs, _ = run(("Spec", "Note that the update-mime-database program writes the mime.cache file."))
+    assert {p.question for p in pairs} >= {"What writes the mime.cache file?"}
+    assert all(p.answer == "The update-mime-database program writes the mime.cache file." for p in pairs)
+
+
+def test_some_of_a_kind_is_not_a_definition_of_it():
+    """In a user's document a definition is asked naming the document; "Some X are Y" defines no X."""
+    sentences = [Sentence(doc_id="files:spec.html", title="Spec", sent_id=k, text=text) for k, text in
+                 enumerate(["Some file formats are also compressed files.", "Glob rules are patterns of file names."])]
+    pairs, _ = generator().generate(sentences)
+    assert [p.question for p in pairs if p.qtype == "define"] == [
+        "What are glob rules according to the Spec documentation?"]

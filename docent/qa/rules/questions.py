@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 
 # ---------------------------------------------------------------- question builders
 
+# "Some file formats are compressed files": a statement about some of them defines none
+QUANTIFIERS = frozenset({"some", "many", "most", "several", "few", "such", "other"})
 _TRAILING_ADVERB = re.compile(r",?\s+(?:most\s+)?(?:notably|especially|particularly|mainly|primarily|chiefly)\?$")
 
 
@@ -234,6 +236,8 @@ class QuestionBuilder:
                 or any(c.dep_ in ("aux", "auxpass", "neg") for c in verb.children)):
             return []
         assert subject is not None  # candidates() runs the forms only after subject_ok()
+        if any(c.lower_ in QUANTIFIERS for c in subject.children):
+            return []  # "Some file formats are also compressed files" says what some are, not what they are
         person = attribute_is_person(attribute) if attribute.pos_ != "PROPN" else self.person(subject)
         wh = "Who" if person else "What"
         short = core_phrase(attribute)
