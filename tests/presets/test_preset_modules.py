@@ -66,7 +66,7 @@ def test_every_model_preset_file_is_covered() -> None:
     assert sorted(model_presets) == sorted(CASES)
 
 
-@pytest.mark.parametrize("preset", ["astronomy", "python-docs"])
+@pytest.mark.parametrize("preset", ["astronomy", "biology", "python-docs"])
 def test_domain_presets_change_the_corpus_and_the_assistant_words(preset: str) -> None:
     overlay = load_preset(preset)
     # the corpus, how many of its documents are held out, the assistant's words: no hyperparameter
