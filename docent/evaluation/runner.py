@@ -10,8 +10,8 @@ Rows (model x split), every answer through the assistant's answer path (docent.a
 - base / finetuned: closed-book, the question alone;
 - base_rag / finetuned_rag: the top `retrieval.k` passages in the question turn, the abstention
   below `retrieval.min_score`;
-- base_fewshot: the base model with `eval.few_shot_k` train examples as earlier turns (test and
-  test_unseen only; examples are drawn from facts not being evaluated);
+- base_fewshot (when `eval.few_shot_k` > 0): the base model with that many train examples as
+  earlier turns (test and test_unseen only; examples are drawn from facts not being evaluated);
 - assistant: finetuned_rag behind the relevance gate, as the deployed assistant answers (no extra
   generation: a refused question gets the refusal, the others finetuned_rag's answer).
 Splits: test (other phrasings of taught facts), test_unseen (facts never trained on, but in the

@@ -101,6 +101,7 @@ def run_export(params: Params, *, finetuned_dir: Path, split_dir: Path, index_di
 
     from docent.evaluation.charts import params_hash
     from docent.export import gguf_file, modelfile, verify
+    from docent.modeling.generation import generate_answers
     from docent.modeling.loading import EMBEDDED, embedded_gguf_path, load_tokenizer, read_manifest
     from docent.modeling.prompt import chat_messages, has_chat_template, prompt_text, stop_token_ids
 
@@ -164,8 +165,9 @@ def run_export(params: Params, *, finetuned_dir: Path, split_dir: Path, index_di
             chat_match = exported_tok.apply_chat_template(chat_messages(q), tokenize=False,
                                                           add_generation_prompt=True) == prompt_text(tokenizer, q)
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        answers = verify.greedy_answers(merged, prompt_ids, max_new_tokens=params.eval.max_new_tokens,
-                                        stop_ids=stop_token_ids(tokenizer), pad_id=int(pad_id))
+        answers = [list(g.token_ids) for g in generate_answers(
+            merged, tokenizer, prompts, max_new_tokens=params.eval.max_new_tokens,
+            batch_size=params.eval.batch_size, stop_ids=stop_token_ids(tokenizer))]
         comparison = verify.compare(merged, exported, prompt_ids, answers, pad_id=int(pad_id))
         verify_s = time.perf_counter() - t
         del exported

@@ -4,8 +4,8 @@ The file is loaded with transformers' own GGUF loader (`gguf_file=`: dequantised
 q/k permutation undone), its tokenizer too, and compared with the merged model on the
 evaluation prompts:
 
-- greedy answers: the merged model answers every prompt greedily (as evaluate does, up to
-  eval.max_new_tokens, stopping at the stop tokens); then both models read prompt + that answer
+- greedy answers: the merged model answers every prompt greedily, through evaluate's own
+  generate_answers (up to eval.max_new_tokens, stopping at the stop tokens); then both models read prompt + that answer
   in one teacher-forced pass. The GGUF model's answer is identical exactly when its arg-max at
   every answer position is the merged model's token there (greedy decoding picks the arg-max
   each step, so it would write the same tokens and stop at the same place). One generation
@@ -39,34 +39,6 @@ class Comparison:
     max_logit_diff: float
     mean_logit_diff: float
     answer_tokens: int
-
-
-def greedy_answers(model: Any, prompts: Sequence[list[int]], *, max_new_tokens: int,
-                   stop_ids: Sequence[int], pad_id: int, batch_size: int = 8) -> list[list[int]]:
-    """Greedy answer token ids per prompt (the stop token included when one was produced)."""
-    import torch
-
-    stop = set(int(s) for s in stop_ids)
-    out: list[list[int]] = [[] for _ in prompts]
-    order = sorted(range(len(prompts)), key=lambda i: (-len(prompts[i]), i))
-    for start in range(0, len(order), batch_size):
-        batch = order[start:start + batch_size]
-        width = max(len(prompts[i]) for i in batch)
-        ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, i in enumerate(batch):
-            ids[row, width - len(prompts[i]):] = torch.tensor(prompts[i])
-            mask[row, width - len(prompts[i]):] = 1
-        with torch.inference_mode():
-            device = next(model.parameters()).device
-            gen = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device),
-                                 max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, use_cache=True,
-                                 eos_token_id=sorted(stop), pad_token_id=pad_id)
-        for row, i in enumerate(batch):
-            tokens = gen[row, width:].tolist()
-            cut = next((k for k, t in enumerate(tokens) if t in stop), None)
-            out[i] = tokens if cut is None else tokens[:cut + 1]
-    return out
 
 
 def compare(merged: PreTrainedModel, exported: PreTrainedModel, prompts: Sequence[list[int]],

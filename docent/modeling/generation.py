@@ -2,10 +2,19 @@
 
 Generation pads on the LEFT, so every row's last prompt token sits in the last column and the
 next token is read from the same place for the whole batch; the attention mask hides the pads
-and generate() derives position ids from it, so a padded row gets the same tokens as when run
-alone (tests/evaluation checks this). Rows are sorted by prompt length before batching so a
-batch holds prompts of similar length (little padding), and returned in the caller's order.
-The KV cache is on (use_cache), so each new token costs one position, not the whole prefix.
+and position ids are derived from it, so a padded row gets the same tokens as when run alone
+(tests/modeling checks this against generate()). Rows are sorted by prompt length before
+batching so a batch holds prompts of similar length (little padding), and returned in the
+caller's order. The KV cache is on, so each new token costs one position, not the whole prefix.
+
+The decoding loop is ours rather than generate()'s for one reason: a row that has written its
+stop token leaves the batch (its cache rows are dropped). generate() keeps computing every row
+until the last one stops, so one answer that runs to max_new_tokens made its 31 neighbours pay
+for 96 steps. On the default run's 192 first test_unseen + test prompts with passages (batch 32,
+2 cores): fine-tuned 77.6 s -> 65.6 s, base 109.6 s -> 89.1 s, 191 of 192 answers identical to
+generate()'s (the other one differs in a character cut at max_new_tokens). It is plain greedy:
+a checkpoint's generation_config (repetition penalty, ...) is not applied, here or in training's
+BLEU callback; the assistant's streamed generate() passes do_sample=False and the same floor.
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ def _model_device(model: Any) -> torch.device:
 @dataclass(frozen=True)
 class Generation:
     """One generated answer; `hit_limit` when it ran to max_new_tokens without a stop token;
+    `token_ids`: the generated tokens, the stop token included when one was written;
     `abstain_prob`: the model's probability of the abstention's first token at the first answer
     position (None when no AbstentionFloor ran); `floored`: the abstention was the likeliest
     first token but under the floor, so the model answered instead (counted in evaluate)."""
@@ -50,6 +60,7 @@ class Generation:
     hit_limit: bool
     abstain_prob: float | None = None
     floored: bool = False
+    token_ids: tuple[int, ...] = ()
 
 
 class AbstentionFloor:
@@ -83,6 +94,60 @@ class AbstentionFloor:
         return scores
 
 
+def _accepts_logits_to_keep(model: Any) -> bool:
+    import inspect
+
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "logits_to_keep" in inspect.signature(inner.forward).parameters
+
+
+def greedy_decode(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, cache: Any,
+                  max_new_tokens: int, stop_ids: Sequence[int],
+                  floor: AbstentionFloor | None = None) -> list[list[int]]:
+    """Greedy tokens for each row of a left-padded batch (the stop token included when written).
+
+    `cache`: a DynamicCache already holding the first cache.get_seq_length() columns (the shared
+    prefix), or None (the model makes its own). Each step feeds every unfinished row its last
+    token; a row that wrote a stop token is removed from the batch, cache included
+    (DynamicCache.batch_select_indices). Positions follow the attention mask's running count, as
+    generate() numbers them.
+    """
+    import torch
+
+    cached = cache.get_seq_length() if cache is not None else 0
+    positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+    stop = torch.tensor(sorted(set(int(s) for s in stop_ids)), dtype=torch.long, device=input_ids.device)
+    # the prompt's logits at its last position only: all of them would be batch x width x vocab
+    # floats (32 x 300 x 49,152 x 4 bytes = 1.9 GB for SmolLM2)
+    keep_last = {"logits_to_keep": 1} if _accepts_logits_to_keep(model) else {}
+    tokens: list[list[int]] = [[] for _ in range(input_ids.shape[0])]
+    rows = list(range(input_ids.shape[0]))  # the batch row -> the caller's row
+    with torch.inference_mode():
+        out = model(input_ids=input_ids[:, cached:], attention_mask=attention_mask,
+                    position_ids=positions[:, cached:], past_key_values=cache, use_cache=True, **keep_last)
+        cache, logits = out.past_key_values, out.logits[:, -1, :].float()
+        if floor is not None:
+            logits = floor(input_ids, logits)
+        last_position = positions[:, -1]
+        for step in range(max_new_tokens):
+            chosen = logits.argmax(dim=-1)
+            for row, token in zip(rows, chosen.tolist(), strict=True):
+                tokens[row].append(int(token))
+            going = (~torch.isin(chosen, stop)).nonzero().flatten()
+            if step == max_new_tokens - 1 or len(going) == 0:
+                break
+            if len(going) < len(rows):
+                cache.batch_select_indices(going)
+                attention_mask, chosen, last_position = attention_mask[going], chosen[going], last_position[going]
+                rows = [rows[i] for i in going.tolist()]
+            attention_mask = torch.cat([attention_mask, attention_mask.new_ones((len(rows), 1))], dim=1)
+            last_position = last_position + 1
+            logits = model(input_ids=chosen[:, None], attention_mask=attention_mask,
+                           position_ids=last_position[:, None], past_key_values=cache,
+                           use_cache=True).logits[:, -1, :].float()
+    return tokens
+
+
 def generate_answers(
     model: Any,  # a PreTrainedModel, or a peft model around one
     tokenizer: PreTrainedTokenizerBase,
@@ -100,7 +165,6 @@ def generate_answers(
     (the abstention's first token id, its minimum probability), see AbstentionFloor.
     """
     import torch
-    from transformers import LogitsProcessorList
 
     if not prompts:
         return []
@@ -116,8 +180,8 @@ def generate_answers(
         suffixes = [encoded[i][prefix.length :] for i in batch]
         width = max(len(x) for x in suffixes)
         # [shared prefix][left pads][rest of the prompt]: the pads sit after the cached prefix,
-        # masked out; generate() numbers positions by the mask's running count, so each row's
-        # tokens get the positions they would have unpadded.
+        # masked out; positions are numbered by the mask's running count, so each row's tokens
+        # get the positions they would have unpadded.
         input_ids = torch.full((len(batch), prefix.length + width), pad_id, dtype=torch.long)
         attention_mask = torch.zeros((len(batch), prefix.length + width), dtype=torch.long)
         input_ids[:, : prefix.length] = torch.tensor(prefix.ids, dtype=torch.long)
@@ -125,24 +189,12 @@ def generate_answers(
         for row, ids in enumerate(suffixes):
             input_ids[row, prefix.length + width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
             attention_mask[row, prefix.length + width - len(ids) :] = 1
-        extra: dict[str, Any] = {"past_key_values": prefix.cache_for(len(batch))} if prefix.length else {}
         floor = AbstentionFloor(*abstain_floor) if abstain_floor is not None else None
-        if floor is not None:
-            extra["logits_processor"] = LogitsProcessorList([floor])
-        with torch.inference_mode():
-            out = model.generate(
-                input_ids=input_ids.to(device),
-                attention_mask=attention_mask.to(device),
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                num_beams=1,
-                use_cache=True,
-                eos_token_id=sorted(stop),
-                pad_token_id=pad_id,
-                **extra,
-            )
+        generated = greedy_decode(model, input_ids.to(device), attention_mask.to(device),
+                                  cache=prefix.cache_for(len(batch)) if prefix.length else None,
+                                  max_new_tokens=max_new_tokens, stop_ids=sorted(stop), floor=floor)
         for row, i in enumerate(batch):
-            new_tokens = out[row, prefix.length + width :].tolist()
+            new_tokens = generated[row]
             cut = next((k for k, t in enumerate(new_tokens) if t in stop), None)
             text = cast(str, tokenizer.decode(new_tokens[:cut], skip_special_tokens=True))
             if cut is None:
@@ -150,7 +202,8 @@ def generate_answers(
                 text = text.rstrip("\ufffd")
             answers[i] = Generation(text=text.strip(), hit_limit=cut is None,
                                     abstain_prob=floor.first_probs[row] if floor is not None else None,
-                                    floored=floor.floored[row] if floor is not None else False)
+                                    floored=floor.floored[row] if floor is not None else False,
+                                    token_ids=tuple(new_tokens))
     return [a for a in answers if a is not None]
 
 

@@ -13,6 +13,7 @@ from tiny_models import CHATML_TEMPLATE, REPO, SMOLLM_LIKE_TEMPLATE, build_tiny_
 
 from docent.cli import UserError
 from docent.export import gguf_file, modelfile, verify
+from docent.modeling.generation import generate_answers
 
 TEXTS = ["Who founded Hanoi?", "Hồ Chí Minh was born in 1890 .", "<|im_start|>user\nTell me about Huế<|im_end|>\n",
          "What is the capital city of Vietnam ?"]
@@ -95,7 +96,9 @@ def test_compare_counts_identical_greedy_answers(tiny, tmp_path):
                          name="tiny")
     exported, _ = verify.load_exported(tmp_path, "model.gguf")
     prompts = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in TEXTS]
-    answers = verify.greedy_answers(model, prompts, max_new_tokens=6, stop_ids=[2], pad_id=3)
+    answers = [list(g.token_ids) for g in generate_answers(model, tokenizer, TEXTS, max_new_tokens=6, batch_size=2,
+                                                           stop_ids=[2])]
+    assert all(answers)
     result = verify.compare(model, exported, prompts, answers, pad_id=3)
     assert result.prompts == len(TEXTS)
     assert result.greedy_identical == 1.0 and result.merged_self_agreement == 1.0

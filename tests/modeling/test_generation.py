@@ -80,6 +80,32 @@ def test_few_shot_prompts_reuse_the_shared_prefix_and_match_plain_generation(tin
     assert [g.text for g in batched] == [_plain_greedy(model, tok, p, 10) for p in prompts]
 
 
+def test_rows_that_stop_early_leave_the_batch_and_the_rest_match_generate(tiny):
+    """A stop token that some rows write early and others never: the early rows leave the batch
+    (their cache rows dropped), and every row still gets exactly what generate() gives it alone."""
+    import torch
+
+    model, tok = tiny
+    prompts = [prompt_text(tok, q) for q in QUESTIONS]
+
+    def alone(prompt, stop):
+        ids = torch.tensor([tok(prompt, add_special_tokens=False)["input_ids"]])
+        with torch.inference_mode():
+            out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=12,
+                                 do_sample=False, pad_token_id=tok.pad_token_id, eos_token_id=stop)
+        return out[0, ids.shape[1]:].tolist()
+
+    free = [alone(p, [tok.pad_token_id]) for p in prompts]  # the pad token is never written
+    # a token that one row writes at its 2nd..11th step but some other row never writes
+    stop = next(t for ans in free for t in ans[1:11] if any(t not in other for other in free))
+    expected = [alone(p, [stop]) for p in prompts]
+    stops_at = [ans.index(stop) if stop in ans else None for ans in expected]
+    assert any(s is not None for s in stops_at) and None in stops_at  # rows really leave at different steps
+    got = generate_answers(model, tok, prompts, max_new_tokens=12, batch_size=5, stop_ids=[stop])
+    assert [list(g.token_ids) for g in got] == expected
+    assert [g.hit_limit for g in got] == [s is None for s in stops_at]
+
+
 def test_generation_stops_at_stop_token(tiny):
     import torch
 
