@@ -5,11 +5,11 @@ q/k permutation undone), its tokenizer too, and compared with the merged model o
 evaluation prompts:
 
 - greedy answers: the merged model answers every prompt greedily, through evaluate's own
-  generate_answers (up to eval.max_new_tokens, stopping at the stop tokens); then both models read prompt + that answer
-  in one teacher-forced pass. The GGUF model's answer is identical exactly when its arg-max at
-  every answer position is the merged model's token there (greedy decoding picks the arg-max
-  each step, so it would write the same tokens and stop at the same place). One generation
-  instead of two, and the same pass gives
+  generate_answers (up to eval.max_new_tokens, stopping at the stop tokens); then both models
+  read prompt + that answer in one teacher-forced pass. The GGUF model's answer is identical
+  exactly when its arg-max at every answer position is the merged model's token there (greedy
+  decoding picks the arg-max each step, so it would write the same tokens and stop at the same
+  place). One generation instead of two, and the same pass gives
 - the logits: max and mean absolute difference over the answer positions (whole vocabulary);
 - tokenizer ids: every prompt, and up to 100 questions, encode to identical ids with both
   tokenizers and decode back to the same text.

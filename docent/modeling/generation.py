@@ -311,9 +311,10 @@ def answer_nll(
     device = _model_device(model)
     # Share the cached prefix only up to the token before each row's first answer token, so
     # every scored token is predicted from logits computed in this batch.
-    first_label = min(next(t for t, label in enumerate(e["labels"]) if label != IGNORE_INDEX) for e in kept)
-    prefix = SharedPrefix.build(model, [e["input_ids"] for e in kept], max_length=first_label - 1)
+    first_labels = [next(t for t, label in enumerate(e["labels"]) if label != IGNORE_INDEX) for e in kept]
+    prefix = SharedPrefix.build(model, [e["input_ids"] for e in kept], max_length=min(first_labels) - 1)
     p = prefix.length
+    scored_only = _accepts_logits_to_keep(model)
     for batch_pos in _batches_by_length([len(e["input_ids"]) for e in kept], batch_size):
         width = max(len(kept[b]["input_ids"]) for b in batch_pos) - p
         # Right padding after the prefix: real tokens keep positions p..n-1 exactly as in training;
@@ -331,12 +332,19 @@ def answer_nll(
         if p:
             extra["past_key_values"] = prefix.cache_for(len(batch_pos))
             extra["position_ids"] = torch.arange(p, p + width, device=device).expand(len(batch_pos), -1)
+        # Position t's logits predict token t+1, so the answer tokens need the logits of positions
+        # start..width-2 only, start = the batch's first answer token - 1. The prompt's logits are
+        # batch x width x vocab floats (32 x 120 x 49,152 x 4 bytes = 755 MB for SmolLM2's longest
+        # batch, and as much again for the log-softmax), so the model is asked for the answer
+        # positions alone (logits_to_keep); README "Results" has evaluate's peak RSS before and after.
+        start = min(first_labels[b] for b in batch_pos) - p - 1
+        if scored_only:
+            extra["logits_to_keep"] = torch.arange(start, width - 1, device=device)
         with torch.inference_mode():
             logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device),
                            use_cache=bool(p), **extra).logits
-        # Position t's logits predict token t+1, hence the one-token shift.
-        shift_logits = logits[:, :-1, :].float()
-        shift_labels = labels[:, 1:].to(shift_logits.device)
+        shift_logits = (logits if scored_only else logits[:, start : width - 1, :]).float()
+        shift_labels = labels[:, start + 1 :].to(shift_logits.device)
         token_nll = torch.nn.functional.cross_entropy(
             shift_logits.reshape(-1, shift_logits.size(-1)),
             shift_labels.reshape(-1),

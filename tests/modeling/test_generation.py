@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import pytest
@@ -207,6 +208,49 @@ def test_perplexity_is_exp_mean_nll_by_hand(tiny):
     total_nll = sum(n for n, _ in by_hand)
     total_tokens = sum(c for _, c in by_hand)
     assert corpus_perplexity(scores) == pytest.approx(math.exp(total_nll / total_tokens), rel=1e-4)
+
+
+class _NoLogitsToKeep:
+    """A model whose forward has no `logits_to_keep`: answer_nll slices the full logits itself."""
+
+    def __init__(self, model):
+        self.model, self.config = model, model.config
+
+    def parameters(self):
+        return self.model.parameters()
+
+    def forward(self, input_ids, attention_mask, use_cache=False, past_key_values=None, position_ids=None):
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, use_cache=use_cache,
+                          past_key_values=past_key_values, position_ids=position_ids)
+
+    __call__ = forward
+
+
+def test_perplexity_reads_only_answer_logits_either_way(tiny, monkeypatch):
+    """With logits_to_keep (the model computes the answer positions' logits alone) and without it
+    (the full logits, sliced): the same NLL as by hand, in batches whose answers start at different
+    columns."""
+
+    model, tok = tiny
+    pairs = [("who ?", "Hồ Chí Minh was president of the country ."),
+             ("what is the capital city of Vietnam ?", "Hanoi")]
+    by_hand = [_nll_by_hand(model, tok, q, a) for q, a in pairs]
+    asked = []
+    forward = model.forward
+
+    @functools.wraps(forward)  # keeps forward's signature, which answer_nll reads
+    def recording(*args, **kwargs):
+        asked.append(kwargs.get("logits_to_keep"))
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(model, "forward", recording)
+    kept = answer_nll(model, tok, pairs, batch_size=2, max_len=512)
+    assert any(k is not None and len(k) < 20 for k in asked)  # only the answer columns were asked for
+    monkeypatch.undo()
+    full = answer_nll(_NoLogitsToKeep(model), tok, pairs, batch_size=2, max_len=512)
+    for scores in (kept, full):
+        for got, (nll, count) in zip(scores, by_hand, strict=True):
+            assert got.tokens == count and got.nll == pytest.approx(nll, rel=1e-4)
 
 
 def test_perplexity_with_a_shared_cached_prefix_matches_by_hand(tiny):
