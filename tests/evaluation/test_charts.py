@@ -86,7 +86,10 @@ def test_accuracy_grid_from_correct_wrong_abstained_keys():
 
 def test_score_grid_is_bleu_and_f1_per_model_and_split():
     grid = charts.score_grid(EVAL)
-    assert list(grid) == ["base", "base_fewshot", "base_rag", "finetuned", "finetuned_rag", "assistant"]
+    # the committed run has no few-shot row (eval.few_shot_k 0); given one, it sits after base
+    assert list(grid) == ["base", "base_rag", "finetuned", "finetuned_rag", "assistant"]
+    with_few_shot = charts.score_grid({**EVAL, "base_fewshot.test.sentence_bleu": 0.1, "base_fewshot.test.f1": 0.2})
+    assert list(with_few_shot) == ["base", "base_fewshot", "base_rag", "finetuned", "finetuned_rag", "assistant"]
     assert grid["finetuned"]["test"] == {"sentence_bleu": EVAL["finetuned.test.sentence_bleu"],
                                          "f1": EVAL["finetuned.test.f1"]}
     assert "delta" not in grid and "classifier" not in grid
