@@ -130,6 +130,7 @@ class ClassifierParams:
     sublinear_tf: bool
     strip_accents: bool
     C: float = bounded(gt=0)
+    drop_question_words: bool
     min_recall: float = bounded(gt=0, le=1)
     max_unrelated_admitted: float = bounded(ge=0, le=1)
     threshold_folds: int = bounded(ge=0, le=20)

@@ -196,9 +196,13 @@ def answer_problem(answer: str, max_words: int) -> str | None:
     # ("update-mime-database is passed the mime directory ...", "python -m pip list will display ...")
     first_word = sentence.split(" ", 1)[0]
     code_opening = bool(_CODE_WORD.search(first_word)) or "-" in first_word.strip("-") or first_word == "python"
-    if not (sentence[:1].isupper() or sentence[:1].isdigit() or code_opening) or a[-1:] not in ".!?":
+    # a term's description may open in lower case, as parameter lists write it ("symlinks – a
+    # Boolean value indicating whether to attempt to symlink the Python binary rather than copying.")
+    described = opening is not None and sentence[:1].isalpha()
+    if not (sentence[:1].isupper() or sentence[:1].isdigit() or code_opening or described) or a[-1:] not in ".!?":
         return "answer_ungrammatical"
-    if not _balanced(a) or _broken_punctuation(a):
+    # (after the term: "--clear: Delete the contents ..." opens on its option's dashes)
+    if not _balanced(a) or _broken_punctuation(sentence):
         return "answer_ungrammatical"
     first = words(a)[:1]
     if first and first[0] in UNRESOLVED_PRONOUNS | POSSESSIVE_PRONOUNS:

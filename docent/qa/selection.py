@@ -37,6 +37,7 @@ from docent.qa.grounding import (
     short_answer_problem,
     token_overlap,
     topic_words,
+    words,
 )
 
 QTYPE_ORDER = ("define", "who", "what", "when", "where", "which", "how_many", "how_long", "how")
@@ -66,12 +67,16 @@ def question_key(cand: Candidate) -> str:
     return f"define {defined}" if defined else normalize_text(cand.question)
 
 
+def document_name(title: str) -> str:
+    """How a question names a manual: "venv — Creation of virtual environments" -> "venv"."""
+    return re.split(r" [—–-] |: ", title, maxsplit=1)[0].strip()
+
+
 def anchored(question: str, title: str) -> str:
     """The question asked of its document: "What is sorted by namespace URI?" names nothing one
     could look up, "What is sorted by namespace URI according to the shared mime info spec
     documentation?" does (a reader of a manual asks of the manual)."""
-    name = re.split(r" [—–-] |: ", title, maxsplit=1)[0].strip()
-    return f"{question.rstrip('?').rstrip()} according to the {name} documentation?"
+    return f"{question.rstrip('?').rstrip()} according to the {document_name(title)} documentation?"
 
 
 def _refers_back(cand: Candidate) -> bool:
@@ -143,7 +148,8 @@ class Selection:
                 problem = self.candidate_problem(cand, answer, topic)
                 if problem == "question_no_anchor" and title and source == "files" and not _refers_back(cand):
                     cand = replace(cand, question=anchored(cand.question, title))
-                    problem = self.candidate_problem(cand, answer, topic)
+                    # the document's name anchors it, though a lower-case one ("venv") is no capital
+                    problem = self.candidate_problem(cand, answer, (*topic, frozenset(words(document_name(title)))))
                     self.counts["anchored_questions"] += problem is None
                 key = question_key(cand)
                 if problem:

@@ -34,6 +34,8 @@ META_FILE = "classifier.json"
 # Every type a saved classifier may contain beyond skops' defaults (which already cover numpy arrays,
 # scipy sparse matrices and builtins). Anything else in a file is refused.
 TRUSTED_TYPES = [
+    "docent.relevance.classifier.without_question_words",
+    "sklearn.preprocessing._function_transformer.FunctionTransformer",
     "sklearn.pipeline.Pipeline",
     "sklearn.pipeline.FeatureUnion",
     "sklearn.feature_extraction.text.HashingVectorizer",
@@ -45,8 +47,41 @@ TRUSTED_TYPES = [
 ]
 
 
+# How a question is asked, not what it asks about: wh-words, auxiliaries, pronouns, articles and
+# prepositions. The domain's questions and the unrelated ones are asked in different forms (a manual's
+# "How do I ...?" and "What does X do?"; Wikipedia's "Who was ...?"), so with these words as word
+# n-grams the form alone scored "how do i boil an egg" 0.11 and "how do you tie a tie" 0.65 as
+# documentation questions (`classifier.drop_question_words` leaves them out of the word n-grams; the
+# character n-grams still see the whole question: params.yaml has what each choice measured). Not
+# retrieval's QUESTION_WORDS (docent/retrieval/index.py), which adds to bm25s' stopwords and keeps
+# what a search term may be ("from", "may", "us"); here every function word is form.
+_QUESTION_FORM_GROUPS = (
+    "what whats what's who whom whose when where which why how",  # wh-words
+    "is are was were be been being am isn't aren't wasn't weren't",  # auxiliaries
+    "do does did done don't doesn't didn't can could should would will shall may might must can't won't",
+    "i me my mine you your yours we us our he him his she her they them their it its",  # pronouns
+    "a an the this that these those there here",  # determiners
+    "to of in on for at by with from into about and or but if so as",  # prepositions, conjunctions
+    "tell please",  # "tell me about ...", "please"
+)
+QUESTION_FORM_WORDS = frozenset(word for group in _QUESTION_FORM_GROUPS for word in group.split())
+
+
+# A word: letters, digits and the marks inside names and code ("Hồ", "don't", "sys.prefix",
+# "--without-pip", "c++", "text/html"); the punctuation between words is form too.
+_WORD = re.compile(r"[\w'.+/-]+")
+
+
+def without_question_words(texts: Sequence[str]) -> list[str]:
+    """Each text's words without QUESTION_FORM_WORDS (in any case) and without the punctuation between
+    them: "How do I make a virtual env?" -> "make virtual env"."""
+    return [" ".join(w for w in _WORD.findall(text) if w.lower().strip("'.") not in QUESTION_FORM_WORDS)
+            for text in texts]
+
+
 def build_pipeline(params: ClassifierParams, seed: int) -> Pipeline:
-    """Hashed word and char_wb n-gram counts -> TF-IDF each -> one logistic regression.
+    """Hashed word n-grams (question words left out) and char_wb n-gram counts -> TF-IDF each -> one
+    logistic regression.
 
     Hashing instead of a fitted vocabulary: the saved file holds two idf vectors and the weights
     (2 * 2**18 floats each, ~8 MB) instead of a dict of every n-gram (a 100k-entry vocabulary made
@@ -55,8 +90,9 @@ def build_pipeline(params: ClassifierParams, seed: int) -> Pipeline:
     from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import FeatureUnion, Pipeline
+    from sklearn.preprocessing import FunctionTransformer
 
-    def hashed_tfidf(analyzer: str, ngram_range: tuple[int, int]) -> Pipeline:
+    def hashed_tfidf(analyzer: str, ngram_range: tuple[int, int], topic_only: bool = False) -> Pipeline:
         counts = HashingVectorizer(
             analyzer=analyzer,
             ngram_range=ngram_range,
@@ -67,11 +103,14 @@ def build_pipeline(params: ClassifierParams, seed: int) -> Pipeline:
             alternate_sign=False,  # plain counts, so idf weighting applies as with a vocabulary
             norm=None,             # TfidfTransformer normalizes after weighting
         )
-        return Pipeline([("counts", counts), ("tfidf", TfidfTransformer(sublinear_tf=params.sublinear_tf))])
+        steps = [("counts", counts), ("tfidf", TfidfTransformer(sublinear_tf=params.sublinear_tf))]
+        if topic_only:
+            steps.insert(0, ("topic", FunctionTransformer(without_question_words)))
+        return Pipeline(steps)
 
     parts = []
     if params.word_ngram_max:
-        parts.append(("words", hashed_tfidf("word", (1, params.word_ngram_max))))
+        parts.append(("words", hashed_tfidf("word", (1, params.word_ngram_max), params.drop_question_words)))
     if params.char_ngram_max:
         parts.append(("chars", hashed_tfidf("char_wb", (params.char_ngram_min, params.char_ngram_max))))
     # balanced: the unrelated pool is many times the domain texts; without reweighting the model would

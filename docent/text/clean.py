@@ -7,6 +7,7 @@ whole, with its section and the paragraph before it) for data/clean/code.jsonl.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ from typing import Any
 
 from docent.cli import UserError, log
 from docent.config import CleanParams
+from docent.text.code import option_descriptions
 from docent.text.html import html_to_units
 from docent.text.page_kind import PAGE_KINDS
 from docent.text.plain import text_to_paragraphs
@@ -27,14 +29,27 @@ SENTENCE_KIND = {"prose": "sentence", "definition": "definition"}
 UNMARKED_CODE_KINDS = frozenset({"text", "generic"})
 
 
+# A list item that documents a name: "env_dir - The location of the virtual environment. Used for
+# __VENV_DIR__ in activation scripts." The name is code-like or lower case (prose opens on a capital),
+# then a spaced hyphen or dash.
+_LISTED_TERM = re.compile(r"^([a-z_][\w.]*(?:\(\))?|[A-Za-z_][\w]*[._][\w.]*(?:\(\))?) [-–] (\S.*)$", re.DOTALL)
+
+
+def listed_term(unit: Unit) -> Unit:
+    """A prose unit that documents a name, as the definition it is, so that each of its sentences
+    names its term ("env_dir: Used for __VENV_DIR__ in activation scripts ..."); other units as they are."""
+    match = _LISTED_TERM.match(unit.text) if unit.kind == "prose" else None
+    return Unit("definition", match.group(2), unit.section, term=match.group(1)) if match else unit
+
+
 def page_units(page: dict[str, Any], params: CleanParams | None = None) -> tuple[str, list[Unit]]:
     """('text' or the HTML page's kind, its units in document order); without `params` API
     signatures are kept whole."""
     content = page["content"]
     if page["format"] == "html":
         document = html_to_units(content, params.max_signature_chars if params else None)
-        return document.kind, document.units
-    return "text", [Unit("prose", paragraph) for paragraph in text_to_paragraphs(content)]
+        return document.kind, [listed_term(unit) for unit in document.units]
+    return "text", [listed_term(Unit("prose", paragraph)) for paragraph in text_to_paragraphs(content)]
 
 
 def page_paragraphs(page: dict[str, Any]) -> list[str]:
@@ -63,6 +78,18 @@ def _unit_sentences(tokenizer: Any, unit: Unit) -> list[str]:
     return [f"{unit.term}: {s}" for part in unit.text.split("\n") for s in split_sentences(tokenizer, part)]
 
 
+def option_units(code: Unit) -> list[Unit]:
+    """A help listing's options as definitions of the block's section ("--without-pip: Skips
+    installing or upgrading pip ..."): "what does --without-pip do" is asked of a sentence, and the
+    block stays whole as a code passage. The listing's own terse style is made a sentence: first
+    letter capitalised, a full stop added ("show this help message and exit")."""
+    units = []
+    for option, description in option_descriptions(code.text):
+        text = description[:1].upper() + description[1:]
+        units.append(Unit("definition", text if text[-1:] in ".!?" else f"{text}.", code.section, term=option))
+    return units
+
+
 def _code_row(page: dict[str, Any], number: int, unit: Unit, text: str, context: str) -> dict[str, Any]:
     return {"doc_id": page["id"], "title": page["title"], "code_id": f"{page['id']}#code{number}",
             "section": unit.section, "kind": "code", "language": unit.language, "context": context, "text": text}
@@ -86,12 +113,18 @@ def clean_pages(pages: Sequence[dict[str, Any]],
     kinds: Counter[str] = Counter()
     split_total = code_total = listings = 0
     without_sentences: list[str] = []
+    listed_options: list[Unit] = []
     for page, kind, units in documents:
         kinds[kind] += 1
         kept_before, code_before = len(rows), len(code_rows)
         previous = Unit("prose", "")  # the last prose unit: a code block's context, in its section
-        for unit in units:
+        pending = list(reversed(units))  # a stack: a code block's options are read right after it
+        while pending:
+            unit = pending.pop()
             if unit.kind == "code":
+                listed = option_units(unit)
+                listed_options += listed
+                pending.extend(reversed(listed))
                 code_total += 1
                 if unit.text.count("\n") + 1 > params.max_code_lines:
                     counts["code_too_long"] += 1
@@ -104,7 +137,8 @@ def clean_pages(pages: Sequence[dict[str, Any]],
                     code_rows.append(_code_row(page, len(code_rows) - code_before, unit, unit.text,
                                                intro[0] if intro else ""))
                 continue
-            previous = unit
+            if not any(unit is option for option in listed_options):  # an option introduces no block
+                previous = unit
             last_sentence = ""  # the sentence before a listing line of a PDF: its context
             for text in _unit_sentences(tokenizer, unit):
                 split_total += 1
@@ -154,6 +188,8 @@ def clean_pages(pages: Sequence[dict[str, Any]],
         "sentences_split": split_total,
         "sentences_kept": len(rows),
         "sentences_from_definitions": sum(row["kind"] == "definition" for row in rows),
+        # options of a command's help listing in a code block, each a definition (docent.text.code)
+        "option_definitions": len(listed_options),
         "sentences_with_section": sum(bool(row["section"]) for row in rows),
         **{f"dropped_{reason}": counts[reason] for reason in ("no_letters", "too_short", "too_long", "duplicate")},
         "words_kept": sum(len(row["text"].split()) for row in rows),

@@ -62,3 +62,41 @@ def code_language(pre: Tag) -> str:
                 language = match.group(1).lower()
                 return "" if language in _NO_LANGUAGE else language
     return ""
+
+
+# A command's help listing, as argparse, click, getopt and man pages print it:
+#   "  --without-pip         Skips installing or upgrading pip in the virtual"
+#   "                        environment (pip is bootstrapped by default)"
+#   "  -h, --help            show this help message and exit"
+#   "  --system-site-packages"                 (a long option alone: its description on the next lines)
+# An option line: indentation, one or more comma-separated option names (each with an optional
+# metavar: "--prompt PROMPT", "--log=FILE"), then two or more spaces and the description.
+_OPTION_NAME = r"-{1,2}[A-Za-z0-9][\w-]*(?:[ =](?:[A-Z][A-Z0-9_-]*|<[^<>\s]+>|\[[^\[\]\s]+\]))?"
+_OPTION_LINE = re.compile(rf"^(?P<indent> *)(?P<names>{_OPTION_NAME}(?:, ?{_OPTION_NAME})*)(?: {{2,}}(?P<text>\S.*))?$")
+_METAVAR = re.compile(r"[ =].*$")
+
+
+def option_descriptions(code: str) -> list[tuple[str, str]]:
+    """(option, description) for each option of a help listing in a code block: ("--without-pip",
+    "Skips installing or upgrading pip in the virtual environment (pip is bootstrapped by default)").
+
+    The option is its longest name without the metavar ("-h, --help" -> "--help"); the description
+    is its text with the continuation lines (indented past the option) joined. A block with fewer
+    than two described options is not a listing (a command line "pip install -r requirements.txt"
+    is not an option's documentation), and gives nothing."""
+    options: list[tuple[str, list[str]]] = []
+    indent = -1  # the current option's indentation; a deeper line continues its description
+    for line in code.split("\n"):
+        match = _OPTION_LINE.match(line)
+        if match:
+            names = [_METAVAR.sub("", name.strip()) for name in match.group("names").split(",")]
+            indent = len(match.group("indent"))
+            options.append((max(names, key=len), [match.group("text")] if match.group("text") else []))
+            continue
+        depth = len(line) - len(line.lstrip(" "))
+        if options and line.strip() and depth > indent >= 0:
+            options[-1][1].append(line.strip())
+        else:
+            indent = -1  # a blank line or a heading ("optional arguments:") ends the description
+    described = [(name, " ".join(lines)) for name, lines in options if lines]
+    return described if len(described) >= 2 else []

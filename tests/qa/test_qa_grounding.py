@@ -48,6 +48,10 @@ def test_possessive_allowed_only_where_the_wh_word_is_its_referent():
     ("Hanoi.", "answer_too_short"),
     ("It is the capital of Vietnam.", "answer_unresolved_pronoun"),
     ("Hanoi (the capital of Vietnam.", "answer_ungrammatical"),
+    # a term and its description: the description may open in lower case, the term on dashes
+    ("symlinks – a Boolean value indicating whether to symlink.", None),
+    ("--clear: Delete the contents of the environment directory.", None),
+    ("- Delete the contents of the environment directory.", "answer_ungrammatical"),
     ("Hanoi is " + "a very " * 30 + "city.", "answer_too_long"),
 ])
 def test_answers(answer, reason):

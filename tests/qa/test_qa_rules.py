@@ -464,3 +464,37 @@ def test_some_of_a_kind_is_not_a_definition_of_it():
     pairs, _ = generator().generate(sentences)
     assert [p.question for p in pairs if p.qtype == "define"] == [
         "What are glob rules according to the Spec documentation?"]
+
+
+def test_an_option_of_a_help_listing_is_asked_what_it_does():
+    pairs, counts = documented(
+        ("definition", "--without-pip: Skips installing or upgrading pip in the virtual environment (pip is "
+                       "bootstrapped by default)."),
+        ("definition", "--copies: Try to use copies rather than symlinks, even when symlinks are the default."),
+    )
+    by_question = {p.question: p for p in pairs}
+    # the option's dashes open the answer, which is still a sentence ("--without-pip: Skips ...")
+    assert by_question["What does --without-pip do?"].answer.startswith("--without-pip: Skips installing")
+    # the short answer runs through the verbs the description chains to their object ...
+    assert by_question["What does --without-pip do?"].short_answer == "Skips installing or upgrading pip"
+    # ... and never ends on a conjunction or preposition ("Try to use copies rather than")
+    assert by_question["What does --copies do?"].short_answer == "Try to use copies"
+    # the same fact asked as a reader asks it, and by the option's kind
+    for other in ("What is --without-pip for?", "What does the --without-pip option do?"):
+        assert by_question[other].short_answer == "Skips installing or upgrading pip"
+        assert by_question[other].fact_id == by_question["What does --without-pip do?"].fact_id
+    assert counts["sentences_without_question"] == 0
+
+
+def test_a_parameter_described_in_lower_case_is_asked_of_its_document():
+    sentences = [Sentence(doc_id="files:venv.html", title="venv — Creation of virtual environments", sent_id=0,
+                          text="symlinks – a Boolean value indicating whether to attempt to symlink the Python "
+                               "binary rather than copying.")]
+    pairs, counts = generator().generate(sentences)
+    # a description opening in lower case after its term is an answer; the document's lower-case
+    # name anchors the question
+    assert [p.question for p in pairs if not p.variant_of] == ["What is symlinks according to the venv documentation?"]
+    assert pairs[0].answer == sentences[0].text
+    assert counts["rejected_answer_ungrammatical"] == 0
+    # the kind alone ("Boolean value") would score the class's other Boolean parameters right too
+    assert pairs[0].short_answer == "Boolean value: symlink Python binary"

@@ -26,8 +26,8 @@ from stages.classifier import main as classifier_main
 
 REPO = Path(__file__).resolve().parents[2]
 PARAMS = ClassifierParams(word_ngram_max=0, char_ngram_min=1, char_ngram_max=4, hash_bits=14, sublinear_tf=True,
-                          strip_accents=True, C=4.0, min_recall=0.9, max_unrelated_admitted=1.0,
-                          threshold_folds=0, background_articles=0)
+                          strip_accents=True, C=4.0, drop_question_words=True, min_recall=0.9,
+                          max_unrelated_admitted=1.0, threshold_folds=0, background_articles=0)
 PLACES = ["Hanoi", "Huế", "Saigon", "Đà Nẵng", "Hải Phòng", "Cần Thơ", "the Mekong Delta", "Tonkin"]
 RULERS = ["Lê Lợi", "Trần Hưng Đạo", "the Trưng sisters", "Hồ Chí Minh", "Quang Trung", "Gia Long"]
 TOPICS = ["photosynthesis", "the violin", "baking bread", "volcanoes", "the stock market", "chess openings",
@@ -74,6 +74,34 @@ def test_threshold_floor_admits_few_unrelated():
     assert (scores[labels == 0] >= t).sum() == 1 and (scores[labels == 1] >= t).sum() == 4
     # a floor below the recall threshold changes nothing
     assert choose_threshold(scores, labels, min_recall=0.8, max_unrelated_admitted=0.1) == 0.8
+
+
+def test_the_topic_decides_not_the_form_of_the_question():
+    """A manual's questions are "How do I ...?", the unrelated ones "Who was ...?": with the form words
+    as word n-grams, any how-to question looks like the manual's (word n-grams alone here: they are
+    what `drop_question_words` changes)."""
+    tasks = ["create", "activate", "delete", "copy", "upgrade", "rename"]
+    things = ["a virtual environment", "the pip cache", "a site-packages folder", "the interpreter"]
+    related = [f"How do I {task} {thing}?" for task in tasks for thing in things]
+    unrelated = ([f"Who was {t}?" for t in TOPICS] + [f"What is {t}?" for t in TOPICS]
+                 + [f"When did {t} begin in {c}?" for t in TOPICS for c in ("Peru", "Norway", "Kenya")])
+    everyday = ["How do I boil an egg?", "How do you tie a tie?", "How do I make pancakes?"]
+    scores = {}
+    for drop in (False, True):
+        params = dataclasses.replace(PARAMS, word_ngram_max=2, char_ngram_max=0, drop_question_words=drop)
+        model = RelevanceClassifier(pipeline=train_classifier(related, unrelated, params, seed=0), threshold=0.5)
+        scores[drop] = model.score(everyday)
+        assert model.is_related("How do I activate a virtual environment on Windows?")[0]
+    assert (scores[True] < scores[False]).all() and (scores[True] < 0.5).all(), scores
+    assert (scores[False] > 0.5).sum() >= 2, scores  # the form alone let most of them in
+
+
+def test_question_words_are_left_out_whatever_their_case_and_punctuation():
+    from docent.relevance.classifier import without_question_words
+
+    assert without_question_words(["How do I make a virtual env?", "What does --without-pip do?",
+                                   "Who was Uncle Ho", "what's the capital of Vietnam"]) == [
+        "make virtual env", "--without-pip", "Uncle Ho", "capital Vietnam"]
 
 
 def test_separates_topics(classifier):

@@ -29,7 +29,7 @@ METRIC_KEYS = {
     "sentences_from_definitions", "sentences_with_section", "dropped_no_letters", "dropped_too_short",
     "dropped_too_long", "dropped_duplicate", "words_kept", "code_blocks", "code_blocks_kept",
     "dropped_code_too_long", "dropped_code_duplicate", "punkt_learned_abbreviations", "sentences_not_prose",
-    "sentences_not_prose_kept_as_code",
+    "sentences_not_prose_kept_as_code", "option_definitions",
 }
 # A Sphinx page (the shape of the Python docs) with two code blocks, one too long for max_code_lines 3.
 SPHINX_PAGE = (

@@ -269,3 +269,66 @@ def test_long_sphinx_signature_loses_its_parameters_in_the_term() -> None:
     assert (unit.term, unit.text) == ("json.dump(...)", "Serialize obj as a JSON formatted stream.")
     [whole] = html_to_units(html).units
     assert whole.term == "json.dump(cls=None, indent=None, separators=None, obj)"
+
+
+HELP_LISTING = """usage: venv [-h] [--without-pip] [--prompt PROMPT] ENV_DIR
+
+optional arguments:
+  -h, --help            show this help message and exit
+  --system-site-packages
+                        Give the virtual environment access to the system
+                        site-packages dir.
+  --without-pip         Skips installing or upgrading pip in the virtual
+                        environment (pip is bootstrapped by default)
+  --prompt PROMPT       Provides an alternative prompt prefix for this
+                        environment.
+
+Once an environment has been created, you may wish to activate it."""
+
+
+def test_a_help_listing_gives_each_option_with_its_whole_description() -> None:
+    from docent.text.code import option_descriptions
+
+    assert option_descriptions(HELP_LISTING) == [
+        ("--help", "show this help message and exit"),  # the longest name, without its metavar
+        ("--system-site-packages", "Give the virtual environment access to the system site-packages dir."),
+        ("--without-pip", "Skips installing or upgrading pip in the virtual environment (pip is bootstrapped "
+                          "by default)"),
+        ("--prompt", "Provides an alternative prompt prefix for this environment."),
+    ]
+    # a command line that uses options documents none of them
+    assert option_descriptions("pip install --upgrade --user requests\npython -m venv --clear env") == []
+
+
+def test_a_help_listing_in_a_code_block_is_a_passage_and_its_options_are_definitions() -> None:
+    html = (f"<main><h1>venv</h1><p>The command, if run with -h, will show the available options:</p>"
+            f"<pre>{HELP_LISTING}</pre><pre>python -m venv env</pre></main>")
+    rows, code_rows, metrics = clean(html)
+    options = [(r["kind"], r["section"], r["text"]) for r in rows if r["text"].startswith("--")]
+    assert options == [
+        ("definition", "venv", "--help: Show this help message and exit."),
+        ("definition", "venv", "--system-site-packages: Give the virtual environment access to the system "
+                               "site-packages dir."),
+        ("definition", "venv", "--without-pip: Skips installing or upgrading pip in the virtual environment (pip "
+                               "is bootstrapped by default)."),
+        ("definition", "venv", "--prompt: Provides an alternative prompt prefix for this environment."),
+    ]
+    assert metrics["option_definitions"] == 4
+    # the listing stays whole as a code passage, and an option introduces no later block
+    assert [r["text"] for r in code_rows] == [HELP_LISTING, "python -m venv env"]
+    assert code_rows[1]["context"] == "The command, if run with -h, will show the available options:"
+
+
+def test_a_list_item_that_documents_a_name_is_a_definition_of_it() -> None:
+    html = ("<main><h1>API</h1><ul><li><p>env_dir - The location of the virtual environment. Used for "
+            "<code>__VENV_DIR__</code> in activation scripts.</p></li><li><p>symlinks – a Boolean value indicating "
+            "whether to symlink.</p></li><li><p>Hanoi – the capital since 1976.</p></li></ul></main>")
+    rows, _, metrics = clean(html)
+    assert [(r["kind"], r["text"]) for r in rows] == [
+        # every sentence names its term, the second too
+        ("definition", "env_dir: The location of the virtual environment."),
+        ("definition", "env_dir: Used for __VENV_DIR__ in activation scripts."),
+        ("definition", "symlinks: a Boolean value indicating whether to symlink."),
+        ("sentence", "Hanoi – the capital since 1976."),  # a capitalised name opens prose
+    ]
+    assert metrics["definitions"] == 2

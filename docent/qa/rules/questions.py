@@ -720,12 +720,23 @@ def term_questions(term: str, description: Doc, predicate: Doc | None = None) ->
     if predicate is not None and len(predicate) > 2:
         verb = predicate[1]
         if verb.dep_ == "ROOT" and verb.pos_ == "VERB" and predicate[0].dep_ == "nsubj":
-            # what the term does, to the end of the verb's object: "Create an EnvBuilder"
-            obj = next((c for c in verb.children if c.dep_ == "dobj"), None)
-            end = np_tokens(obj)[-1].i + 1 if obj is not None and np_tokens(obj) else min(len(predicate), 4)
-            words = text.split()[:end - 1]
-            if 1 <= len(words) <= 8:
-                return [Candidate("define", f"What does {name} do?", " ".join(words).rstrip(".,;:"))]
+            # what the term does, to the end of the verb's object: "Create an EnvBuilder"; through
+            # a verb it governs when it has none of its own ("Skips installing or upgrading pip")
+            obj = next((c for c in verb.children if c.dep_ == "dobj"), None) or next(
+                (t for t in verb.subtree if t.dep_ == "dobj" and t.head.dep_ in ("xcomp", "conj")), None)
+            last = np_tokens(obj)[-1] if obj is not None and np_tokens(obj) else predicate[min(len(predicate), 4) - 1]
+            while last.i > 2 and last.dep_ in ("cc", "prep", "advmod", "det", "punct", "aux"):
+                last = predicate[last.i - 1]  # "Try to use copies rather than" ends on "copies"
+            # the predicate is "It " + the description: its offsets are the description's plus 3
+            short = text[:last.idx + len(last.text) - 3].rstrip(".,;: ")
+            if 1 <= len(short.split()) <= 8:
+                # asked as a reader asks it, too ("what is envbuilder post_setup for"); an option by
+                # its kind ("What does the --clear option do?")
+                asked = [Candidate("define", f"What does {name} do?", short),
+                         Candidate("what", f"What is {name} for?", short, stranded=True)]
+                if name.startswith("-"):
+                    asked.append(Candidate("what", f"What does the {name} option do?", short))
+                return asked
             return []
     roots = [sent.root for sent in description.sents]
     if not roots:
@@ -734,8 +745,24 @@ def term_questions(term: str, description: Doc, predicate: Doc | None = None) ->
     if root.pos_ in ("NOUN", "PROPN") and not any(is_verb(t) and t.dep_ in ("ROOT", "relcl", "acl") and t.i < root.i
                                                   for t in description):
         # a noun phrase describing the term ("The include path for the virtual environment")
-        return [Candidate("define", f"What is {name}?", core_phrase(root))]
+        return [Candidate("define", f"What is {name}?", described_kind(root))]
     return []
+
+
+def described_kind(root: Token) -> str:
+    """The short answer of "What is <term>?" from its noun-phrase description: the kind, and what
+    the clause on it says the term does, where it has an object. Five parameters of one class are
+    each "a Boolean value which ..."; "Boolean value" alone would score any of them right for any
+    other ("clear: a Boolean value which, if true, will delete the contents of any existing target
+    directory" -> "Boolean value: delete contents of existing target directory")."""
+    kind = core_phrase(root)
+    clause = next((c for c in root.children if c.dep_ in ("acl", "relcl")), None)
+    if clause is None:
+        return kind
+    obj = next((t for t in clause.subtree if t.dep_ == "dobj" and is_verb(t.head)), None)
+    if obj is None:
+        return kind
+    return f"{kind}: {obj.head.text} {core_phrase(obj)}"
 
 
 def version_note_fact(term: str, description: str) -> Fact | None:
