@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from docent.cli import UserError, log
@@ -90,6 +90,15 @@ def option_units(code: Unit) -> list[Unit]:
     return units
 
 
+def _with_options(units: Sequence[Unit]) -> Iterator[tuple[Unit, bool]]:
+    """The page's units in order, each code block followed by its options (`option_units`), each
+    marked whether it is such an option."""
+    for unit in units:
+        yield unit, False
+        if unit.kind == "code":
+            yield from ((option, True) for option in option_units(unit))
+
+
 def _code_row(page: dict[str, Any], number: int, unit: Unit, text: str, context: str) -> dict[str, Any]:
     return {"doc_id": page["id"], "title": page["title"], "code_id": f"{page['id']}#code{number}",
             "section": unit.section, "kind": "code", "language": unit.language, "context": context, "text": text}
@@ -113,18 +122,14 @@ def clean_pages(pages: Sequence[dict[str, Any]],
     kinds: Counter[str] = Counter()
     split_total = code_total = listings = 0
     without_sentences: list[str] = []
-    listed_options: list[Unit] = []
+    options = 0
     for page, kind, units in documents:
         kinds[kind] += 1
         kept_before, code_before = len(rows), len(code_rows)
         previous = Unit("prose", "")  # the last prose unit: a code block's context, in its section
-        pending = list(reversed(units))  # a stack: a code block's options are read right after it
-        while pending:
-            unit = pending.pop()
+        for unit, is_option in _with_options(units):
+            options += is_option
             if unit.kind == "code":
-                listed = option_units(unit)
-                listed_options += listed
-                pending.extend(reversed(listed))
                 code_total += 1
                 if unit.text.count("\n") + 1 > params.max_code_lines:
                     counts["code_too_long"] += 1
@@ -137,7 +142,7 @@ def clean_pages(pages: Sequence[dict[str, Any]],
                     code_rows.append(_code_row(page, len(code_rows) - code_before, unit, unit.text,
                                                intro[0] if intro else ""))
                 continue
-            if not any(unit is option for option in listed_options):  # an option introduces no block
+            if not is_option:  # an option introduces no block
                 previous = unit
             last_sentence = ""  # the sentence before a listing line of a PDF: its context
             for text in _unit_sentences(tokenizer, unit):
@@ -189,7 +194,7 @@ def clean_pages(pages: Sequence[dict[str, Any]],
         "sentences_kept": len(rows),
         "sentences_from_definitions": sum(row["kind"] == "definition" for row in rows),
         # options of a command's help listing in a code block, each a definition (docent.text.code)
-        "option_definitions": len(listed_options),
+        "option_definitions": options,
         "sentences_with_section": sum(bool(row["section"]) for row in rows),
         **{f"dropped_{reason}": counts[reason] for reason in ("no_letters", "too_short", "too_long", "duplicate")},
         "words_kept": sum(len(row["text"].split()) for row in rows),
