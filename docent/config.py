@@ -109,11 +109,15 @@ class SplitParams:
 class RetrievalParams:
     passage_words: int = bounded(ge=5, le=2000)
     code_lead_words: int = bounded(ge=1, le=2000)
+    embedding_model: str
+    lexical_weight: float = bounded(ge=0, le=1)
+    train_embeddings: bool
     k: int = bounded(ge=1, le=50)
     p_gold: float = bounded(ge=0, le=1)
     abstain_share: float = bounded(ge=0, le=1)
     min_score: float = bounded(ge=0)
     min_query_match: float = bounded(ge=0, le=1)
+    min_similarity: float = bounded(ge=0, le=1)
     abstain_min_prob: float = bounded(ge=0, le=1)
     answer_mode: Literal["generate", "select"]
     distractor_pool: int = bounded(ge=0, le=50)

@@ -1,5 +1,5 @@
-"""Stage `index`: data/clean/sentences.jsonl and code.jsonl -> models/index/ (BM25 over passages) and
-metrics/index.json.
+"""Stage `index`: data/clean/sentences.jsonl and code.jsonl -> models/index/ (BM25 and embeddings of
+passages) and metrics/index.json.
 
     python -m stages.index --params params.yaml --sentences data/clean/sentences.jsonl \
         --code data/clean/code.jsonl \

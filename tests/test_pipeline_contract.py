@@ -220,9 +220,13 @@ def test_the_checks_on_a_synthetic_project(tmp_path: Path) -> None:
         "foo: reads retrieval.answer_mode, not declared in params",
         "foo: reads retrieval.code_lead_words, not declared in params",
         "foo: reads retrieval.distractor_pool, not declared in params",
+        "foo: reads retrieval.embedding_model, not declared in params",
         "foo: reads retrieval.gold_position, not declared in params",
+        "foo: reads retrieval.lexical_weight, not declared in params",
         "foo: reads retrieval.min_query_match, not declared in params",
+        "foo: reads retrieval.min_similarity, not declared in params",
         "foo: reads retrieval.passage_words, not declared in params",
+        "foo: reads retrieval.train_embeddings, not declared in params",
         "foo: declares retrieval.min_score, which its code never reads",
     ]
 

@@ -8,7 +8,8 @@ answer is the one it finds likeliest (`select`): a source sentence word for word
 
 Split in two around generation, because evaluate generates many prompts in batches and the
 assistant streams one: `plan` decides everything before the model runs (refused by the gate,
-nothing retrieved above `retrieval.min_score` and `retrieval.min_query_match`: a fixed reply and
+nothing retrieved above `retrieval.min_score` and `retrieval.min_query_match` nor
+`retrieval.min_similarity`: a fixed reply and
 no generation; else the prompt),
 `finish` turns the generated text into an Answer. An answer is "abstained" when it is the
 abstention (the model's own or the threshold's), "refused" when the gate turned the question
@@ -138,12 +139,14 @@ class AnswerPath:
     def __init__(self, tokenizer: PreTrainedTokenizerBase, *, retriever: Retriever | None, k: int,
                  min_score: float, abstain: str, refusal: str = "",
                  gate: Callable[[str], bool] | None = None, abstain_min_prob: float = 0.0,
-                 answer_mode: AnswerMode = "generate", min_query_match: float = 0.0) -> None:
+                 answer_mode: AnswerMode = "generate", min_query_match: float = 0.0,
+                 min_similarity: float = 1.0) -> None:
         self.tokenizer = tokenizer
         self.retriever = retriever
         self.k = k
         self.min_score = min_score
         self.min_query_match = min_query_match
+        self.min_similarity = min_similarity
         self.abstain = abstain
         self.refusal = refusal
         self.gate = gate
@@ -180,12 +183,18 @@ class AnswerPath:
                     candidates=candidates)
 
     def grounded_enough(self, retrieved: Sequence[Retrieved]) -> bool:
-        """Whether the best passage is worth a generation: its BM25 score at least
-        `retrieval.min_score` and it holds at least `retrieval.min_query_match` of the question's
-        weight (the IDF of its searched words). A question about a document the user never gave
-        shares a word or two with the sources, not most of its rare words."""
-        return bool(retrieved) and retrieved[0].score >= self.min_score \
-            and retrieved[0].match >= self.min_query_match
+        """Whether the passages are worth a generation: the best BM25 passage among them scores at
+        least `retrieval.min_score` and holds at least `retrieval.min_query_match` of the question's
+        weight (the IDF of its searched words), or one is at least `retrieval.min_similarity`
+        similar to the question (embeddings). A question about a document the user never gave
+        shares a word or two with the sources, not most of its rare words, nor its meaning."""
+        if not retrieved:
+            return False
+        lexical = max(retrieved, key=lambda r: r.score)
+        # score 0: BM25 did not find it (the embedding did), so no lexical floor can pass it
+        if lexical.score > 0 and lexical.score >= self.min_score and lexical.match >= self.min_query_match:
+            return True
+        return max((r.similarity for r in retrieved if r.similarity is not None), default=-1.0) >= self.min_similarity
 
     def select(self, model: PreTrainedModel, plan: Plan, batch_size: int, max_len: int) -> str:
         """The candidate the model finds likeliest as its answer to the plan's question turn

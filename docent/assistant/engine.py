@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
     from docent.relevance.classifier import RelevanceClassifier
-    from docent.retrieval.index import BM25Index, Retriever
+    from docent.retrieval.index import PassageIndex, Retriever
 
 log = logging.getLogger(__name__)
 
@@ -295,6 +295,7 @@ class Assistant:
             abstain_min_prob=retrieval.abstain_min_prob if retrieval else 0.0,
             answer_mode=retrieval.answer_mode if retrieval else "generate",
             min_query_match=retrieval.min_query_match if retrieval else 0.0,
+            min_similarity=retrieval.min_similarity if retrieval else 1.0,
         )
         self.adapters = models.adapters
         # A full fine-tune has no adapter to switch off: its "no adapter" model is the fine-tuned one.
@@ -587,8 +588,8 @@ def answers_retrieve(finetuned_dir: Path, assistant: AssistantParams, retrieval:
     return retrieves
 
 
-def load_assistant_index(index_dir: Path, retrieval: RetrievalParams) -> BM25Index:
-    """The BM25 index, refused when built from other params or library versions than this run's."""
+def load_assistant_index(index_dir: Path, retrieval: RetrievalParams) -> PassageIndex:
+    """The passage index, refused when built from other params or library versions than this run's."""
     from docent.retrieval.build import index_manifest
     from docent.retrieval.index import load_index
 

@@ -193,7 +193,8 @@ def run_evaluation(
     grounded = AnswerPath(tokenizer, retriever=index, k=retrieval.k, min_score=retrieval.min_score,
                           abstain=assistant.abstain, refusal=assistant.refusal,
                           abstain_min_prob=retrieval.abstain_min_prob, answer_mode=retrieval.answer_mode,
-                          min_query_match=retrieval.min_query_match)
+                          min_query_match=retrieval.min_query_match,
+                          min_similarity=retrieval.min_similarity)
     # retrieval does not depend on the model: one plan per question serves base_rag and finetuned_rag
     questions = {s.split: [str(r["question"]) for r in s.rows] for s in active}
     plans = {"closed": {name: [closed.plan(q) for q in qs] for name, qs in questions.items()},

@@ -78,7 +78,8 @@ def verification_prompts(tokenizer: Any, questions: list[str], context: str, par
 
         retriever = load_index(index_dir, expect=index_manifest(params.retrieval))
     path = AnswerPath(tokenizer, retriever=retriever, k=params.retrieval.k, min_score=params.retrieval.min_score,
-                      abstain=params.assistant.abstain, min_query_match=params.retrieval.min_query_match)
+                      abstain=params.assistant.abstain, min_query_match=params.retrieval.min_query_match,
+                      min_similarity=params.retrieval.min_similarity)
     return [p.prompt for p in (path.plan(q) for q in questions) if p.prompt is not None]
 
 

@@ -1,4 +1,5 @@
-"""The index stage's work: clean sentences -> passages -> BM25 index, and how well it finds answers.
+"""The index stage's work: clean sentences -> passages -> passage index (BM25 and embeddings), and how
+well it finds answers.
 
 recall@k of a split: the share of its questions for which a passage holding the answer's source
 sentence is among the k retrieved. The held-out documents of `test_absent` are not indexed (the
@@ -15,7 +16,7 @@ from typing import Any
 from docent.config import RetrievalParams
 from docent.io import read_jsonl
 from docent.qa.records import read_absent_split
-from docent.retrieval.index import BM25Index, stopwords_digest
+from docent.retrieval.index import PassageIndex, stopwords_digest
 from docent.retrieval.passages import Passage, build_passages, code_passages, gold_passages
 from docent.text.normalize import fold_for_matching
 
@@ -24,13 +25,17 @@ RECALL_AT = (1, 5)  # besides retrieval.k
 
 
 def index_manifest(params: RetrievalParams) -> dict[str, Any]:
-    """What an index was built from: checked by whoever loads it."""
+    """What an index was built from, and how it fuses its two scores: checked by whoever loads it."""
+    libraries = ("bm25s", "PyStemmer", *(("sentence-transformers", params.embedding_model)
+                                         if params.embedding_model else ()))
     return {"passage_words": params.passage_words, "stopwords": stopwords_digest(),
-            "versions": {name: importlib.metadata.version(name) for name in ("bm25s", "PyStemmer")}}
+            "embedding_model": params.embedding_model,
+            "lexical_weight": params.lexical_weight if params.embedding_model else 1.0,
+            "versions": {name: importlib.metadata.version(name) for name in libraries}}
 
 
 def build_index(sentences_path: str | Path, code_path: str | Path, pages_path: str | Path, split_dir: str | Path,
-                params: RetrievalParams) -> tuple[BM25Index, dict[str, Any]]:
+                params: RetrievalParams) -> tuple[PassageIndex, dict[str, Any]]:
     started = time.perf_counter()
     sentences = read_jsonl(sentences_path, required=("doc_id", "title", "sent_id", "text"), nonempty=("text",))
     code = read_jsonl(code_path, required=("doc_id", "title", "code_id", "text"), nonempty=("text",),
@@ -41,7 +46,7 @@ def build_index(sentences_path: str | Path, code_path: str | Path, pages_path: s
     passages = build_passages(sentences, params.passage_words, urls, exclude_docs=absent_docs)
     code_only = code_passages(code, params.code_lead_words, urls, exclude_docs=absent_docs)
     passages += code_only
-    index = BM25Index.build(passages, index_manifest(params))
+    index = PassageIndex.build(passages, index_manifest(params))
     metrics: dict[str, Any] = {
         "passages": len(passages),
         "code_passages": len(code_only),
@@ -68,7 +73,7 @@ def natural_gold(passages: list[Passage], sentence: str) -> set[str]:
     return {p.passage_id for p in passages if wanted and wanted in fold_for_matching(p.text)}
 
 
-def recall_at(index: BM25Index, questions: list[tuple[str, set[str]]], ks: list[int]) -> dict[int, float]:
+def recall_at(index: PassageIndex, questions: list[tuple[str, set[str]]], ks: list[int]) -> dict[int, float]:
     """{k: share of questions with a gold passage among the top k}; questions without gold are skipped."""
     scored = [(q, gold) for q, gold in questions if gold]
     if not scored:

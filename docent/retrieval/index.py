@@ -1,14 +1,23 @@
-"""A BM25 index over passages (bm25s: sparse score matrices, saved as .npy files, no server).
+"""The passage index: BM25 (bm25s: sparse score matrices, saved as .npy files, no server) and,
+with `retrieval.embedding_model`, a sentence embedding of every passage; a question is answered by
+both, their scores fused.
 
 Terms are accent- and case-folded, stopwords (bm25s' English list and QUESTION_WORDS) dropped and
 Snowball-stemmed, the same for passages and questions, so "who founded hanoi" matches "Hà Nội ...
-was founded". The folder `models/index/` holds bm25s' files, `passages.jsonl` (row i = the
-index's document i) and `manifest.json` (the params, the stopword list's hash, a hash of the
-passages, library versions): an assistant or an evaluation built from other params, another
-stopword list or another corpus is refused before it answers.
+was founded". Lexical search misses what visitors say in other words ("die" / "death", "biggest" /
+"largest"); the embedding finds those, and BM25 keeps the names and numbers an embedding blurs.
+A passage's fused score is `lexical_weight` x its BM25 score over the question's best BM25 score,
+plus (1 - `lexical_weight`) x its cosine similarity to the question (why 0.3: params.yaml).
+
+The folder `models/index/` holds bm25s' files, `passages.jsonl` (row i = the index's document i),
+`embeddings.npy` (row i = passage i's unit vector; only with an embedding model) and
+`manifest.json` (the params, the stopword list's hash, a hash of the passages, library and model
+versions): an assistant or an evaluation built from other params, another stopword list or
+another corpus is refused before it answers.
 
 Everything answers through `Retriever.retrieve(question, k)`; another engine (OpenSearch,
-Elasticsearch, Vespa) can stand behind the same method when a corpus outgrows one machine.
+Elasticsearch, Vespa: BM25 and k-NN vector search side by side) can stand behind the same method
+when a corpus outgrows one machine.
 """
 
 from __future__ import annotations
@@ -25,12 +34,14 @@ from typing import Any, Protocol
 
 from docent.cli import UserError
 from docent.io import atomic_dir, read_jsonl, write_json, write_jsonl
+from docent.retrieval.embedding import embedder
 from docent.retrieval.passages import PASSAGE_KEYS, Passage, Retrieved
 from docent.text.normalize import fold_for_matching
 
 MANIFEST = "manifest.json"
 PASSAGES = "passages.jsonl"
 BM25_DIR = "bm25"
+EMBEDDINGS = "embeddings.npy"
 _TERM = re.compile(r"\w\w+", re.UNICODE)
 
 
@@ -82,6 +93,12 @@ def terms(text: str, stemmer: Any | None = None) -> list[str]:
     return list((stemmer or _stemmer()).stemWords(words))
 
 
+def passage_text(passage: Passage) -> str:
+    """What a passage is embedded as: its document's title, then its text (a sentence's pronoun,
+    "He served as its first president", is then still about the title's person)."""
+    return f"{passage.title}: {passage.text}"
+
+
 def corpus_hash(passages: Sequence[Passage]) -> str:
     digest = hashlib.sha256()
     for p in passages:
@@ -89,13 +106,20 @@ def corpus_hash(passages: Sequence[Passage]) -> str:
     return digest.hexdigest()
 
 
-class BM25Index:
-    """Passages and their BM25 scores; `retrieve` returns the k best with score > 0."""
+class PassageIndex:
+    """Passages, their BM25 scores and (optionally) their embeddings; `retrieve` returns the k best."""
 
-    def __init__(self, passages: Sequence[Passage], bm25: Any, manifest: dict[str, Any]) -> None:
+    def __init__(self, passages: Sequence[Passage], bm25: Any, manifest: dict[str, Any],
+                 embeddings: Any | None = None) -> None:
         self.passages = list(passages)
         self.bm25 = bm25
         self.manifest = manifest
+        self.embeddings = embeddings
+        model = str(manifest.get("embedding_model") or "")
+        if (embeddings is None) != (not model):
+            raise ValueError("PassageIndex: embeddings without an embedding_model in the manifest, or the reverse")
+        self.embedder = None if embeddings is None else embedder(model)
+        self.lexical_weight = float(manifest.get("lexical_weight", 1.0)) if embeddings is not None else 1.0
         # PyStemmer objects must not be used from two threads at once (the server answers in several)
         self._local = threading.local()
 
@@ -106,7 +130,9 @@ class BM25Index:
         return self._local.stemmer
 
     @classmethod
-    def build(cls, passages: Sequence[Passage], manifest: dict[str, Any]) -> BM25Index:
+    def build(cls, passages: Sequence[Passage], manifest: dict[str, Any]) -> PassageIndex:
+        """`manifest["embedding_model"]` (a packaged sentence-transformers model, see
+        docent.retrieval.embedding) adds the embeddings; absent or "": BM25 alone."""
         import bm25s
 
         if not passages:
@@ -121,31 +147,73 @@ class BM25Index:
         vocab = {term: i for i, term in enumerate(sorted({t for doc in tokens for t in doc}))}
         # create_empty_token (the default): a passage made only of stopwords still gets a row
         bm25.index(([[vocab[t] for t in doc] for doc in tokens], vocab), show_progress=False)
-        return cls(passages, bm25, {**manifest, "passages": len(passages), "corpus_sha256": corpus_hash(passages)})
+        model = str(manifest.get("embedding_model") or "")
+        embeddings = embedder(model).encode([passage_text(p) for p in passages]) if model else None
+        return cls(passages, bm25, {**manifest, "passages": len(passages), "corpus_sha256": corpus_hash(passages)},
+                   embeddings)
 
     def save(self, folder: str | Path) -> None:
+        import numpy as np
+
         with atomic_dir(folder) as tmp:
             self.bm25.save(str(tmp / BM25_DIR), show_progress=False)
             write_jsonl(tmp / PASSAGES, [p.row() for p in self.passages])
+            if self.embeddings is not None:
+                np.save(tmp / EMBEDDINGS, self.embeddings, allow_pickle=False)
             write_json(tmp / MANIFEST, self.manifest)
 
+    def lexical(self) -> PassageIndex:
+        """The same passages searched by BM25 alone (training contexts: `retrieval.train_embeddings`)."""
+        if self.embeddings is None:
+            return self
+        return PassageIndex(self.passages, self.bm25, {**self.manifest, "embedding_model": ""})
+
     def retrieve(self, question: str, k: int) -> list[Retrieved]:
-        query = terms(question, self.stemmer)
-        known = [t for t in query if t in self.bm25.vocab_dict]
+        return self.retrieve_many([question], k)[0]
+
+    def retrieve_many(self, questions: Sequence[str], k: int) -> list[list[Retrieved]]:
+        """The k best passages for each question (questions embedded in one batch)."""
+        k = min(k, len(self.passages))
+        if self.embedder is None or self.embeddings is None:
+            return [self._retrieve_bm25(question, k) for question in questions]
+        similarities = self.embedder.encode(questions) @ self.embeddings.T
+        return [self._retrieve_fused(question, similarity, k)
+                for question, similarity in zip(questions, similarities, strict=True)]
+
+    def _retrieve_bm25(self, question: str, k: int) -> list[Retrieved]:
+        """BM25 alone: passages sharing no term with the question are not found."""
+        known = self._known_terms(question)
         if not known:
             return []
-        k = min(k, len(self.passages))
         ids, scores = self.bm25.retrieve([known], k=k, show_progress=False, n_threads=1)
+        return [self._retrieved(int(i), float(s), known, None)
+                for i, s in zip(ids[0], scores[0], strict=True) if float(s) > 0]
+
+    def _retrieve_fused(self, question: str, similarity: Any, k: int) -> list[Retrieved]:
+        """lexical_weight x BM25 over the question's best BM25 score + the rest x cosine similarity."""
+        import numpy as np
+
+        known = self._known_terms(question)
+        lexical = (np.asarray(self.bm25.get_scores(known), dtype=np.float64) if known
+                   else np.zeros(len(self.passages)))
+        best = float(lexical.max())
+        fused = (self.lexical_weight * (lexical / best if best > 0 else lexical)
+                 + (1 - self.lexical_weight) * similarity.astype(np.float64))
+        # stable: a tie keeps passage order, so retrieval is deterministic
+        return [self._retrieved(int(i), float(lexical[i]), known, float(similarity[i]))
+                for i in np.argsort(-fused, kind="stable")[:k]]
+
+    def _known_terms(self, question: str) -> list[str]:
+        return [t for t in terms(question, self.stemmer) if t in self.bm25.vocab_dict]
+
+    def _retrieved(self, i: int, score: float, known: list[str], similarity: float | None) -> Retrieved:
+        """Passage i with its scores, and the share of the question's weight it holds (Retrieved.match)."""
+        passage = self.passages[i]
         weights = {t: self.idf(t) for t in known}
         total = sum(weights.values())
-        found = []
-        for i, s in zip(ids[0], scores[0], strict=True):
-            if float(s) <= 0:
-                continue
-            passage = self.passages[int(i)]
-            held = set(terms(passage.text + " " + passage.title, self.stemmer))
-            found.append(Retrieved(passage, float(s), sum(w for t, w in weights.items() if t in held) / total))
-        return found
+        held = set(terms(passage.text + " " + passage.title, self.stemmer))
+        match = sum(w for t, w in weights.items() if t in held) / total if total else 0.0
+        return Retrieved(passage, score, match, similarity)
 
     def idf(self, term: str) -> float:
         """bm25s' Lucene IDF of an indexed term, ln(1 + (N - df + 0.5) / (df + 0.5)), with df read
@@ -156,11 +224,8 @@ class BM25Index:
         n = len(self.passages)
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
-    def retrieve_many(self, questions: Sequence[str], k: int) -> list[list[Retrieved]]:
-        return [self.retrieve(q, k) for q in questions]
 
-
-def load_index(folder: str | Path, expect: dict[str, Any] | None = None) -> BM25Index:
+def load_index(folder: str | Path, expect: dict[str, Any] | None = None) -> PassageIndex:
     """The saved index; `expect` (e.g. {"passage_words": 60}) must match its manifest."""
     import bm25s
 
@@ -189,4 +254,16 @@ def load_index(folder: str | Path, expect: dict[str, Any] | None = None) -> BM25
     if int(bm25.scores["num_docs"]) != len(passages):
         raise UserError(f"{folder}: the BM25 index has {bm25.scores['num_docs']} rows for {len(passages)} passages; "
                         "run `dvc repro index`")
-    return BM25Index(passages, bm25, manifest)
+    embeddings = None
+    if manifest.get("embedding_model"):
+        import numpy as np
+
+        try:
+            embeddings = np.load(folder / EMBEDDINGS, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{folder / EMBEDDINGS}: unreadable ({str(exc).splitlines()[0][:120]}); "
+                            "run `dvc repro index`") from None
+        if embeddings.ndim != 2 or embeddings.shape[0] != len(passages):
+            raise UserError(f"{folder / EMBEDDINGS}: {embeddings.shape[0] if embeddings.ndim else 0} rows for "
+                            f"{len(passages)} passages; run `dvc repro index`")
+    return PassageIndex(passages, bm25, manifest, embeddings)

@@ -48,6 +48,8 @@ class Retrieved:
     # Share of the question's weight (the IDF of its indexed terms) that the passage contains:
     # 1.0 when every searched word is in it. An engine that cannot say leaves it at 1.0.
     match: float = 1.0
+    # Cosine similarity of the passage's embedding to the question's; None without embeddings.
+    similarity: float | None = None
 
 
 def row_key(row: dict[str, Any]) -> str:

@@ -31,15 +31,17 @@ from typing import Any
 
 from docent.config import RetrievalParams
 from docent.modeling.prompt import question_with_sources
-from docent.retrieval.index import BM25Index
+from docent.retrieval.index import PassageIndex
 from docent.retrieval.passages import gold_passages
 from docent.text.normalize import states_fact
 
 
-def with_contexts(rows: Sequence[dict[str, Any]], index: BM25Index, params: RetrievalParams, abstain: str,
+def with_contexts(rows: Sequence[dict[str, Any]], index: PassageIndex, params: RetrievalParams, abstain: str,
                   seed: int) -> tuple[list[dict[str, Any]], Counter[str]]:
     """Rows whose question is the question turn with passages and whose answer is the RAFT target."""
     counts: Counter[str] = Counter()
+    if not params.train_embeddings:
+        index = index.lexical()  # distractors by BM25 alone (why: retrieval.train_embeddings in params.yaml)
     by_id = {p.passage_id: p for p in index.passages}
     k = min(params.k, len(index.passages))
     doc_passages = Counter(p.doc_id for p in index.passages)

@@ -145,8 +145,11 @@ def write_params(path: Path, base_dir: Path, **assistant: Any) -> Path:
 
 # BM25 scores grow with the corpus: in these few passages the best match scores ~1.6, under the
 # repo's retrieval.min_score (measured on corpora of 36 to 96 articles). The tiny assistant answers
-# with both floors off; the tests of each floor set it themselves.
-TINY_FLOORS = {"min_score": 0.0, "min_query_match": 0.0, "abstain_min_prob": 0.0}
+# with both floors off; the tests of each floor set it themselves. Its retrieval is BM25 alone, as
+# these tests were written for: which passages an answer of the untrained tiny model "drew on"
+# follows from the words it happens to repeat, and the embedding reorders the 6 passages. Retrieval
+# with embeddings through the answer path: tests/assistant/test_answer_path.py, tests/retrieval.
+TINY_FLOORS = {"min_score": 0.0, "min_query_match": 0.0, "abstain_min_prob": 0.0, "embedding_model": ""}
 
 
 def retrieval_params(**changes: Any) -> Any:
@@ -165,9 +168,9 @@ def tiny_passages() -> list[Any]:
 def build_index(out: Path, **retrieval_changes: Any) -> Path:
     """The index stage's BM25 index over PASSAGES, its manifest made from the (changed) retrieval params."""
     from docent.retrieval.build import index_manifest
-    from docent.retrieval.index import BM25Index
+    from docent.retrieval.index import PassageIndex
 
-    BM25Index.build(tiny_passages(), index_manifest(retrieval_params(**retrieval_changes))).save(out)
+    PassageIndex.build(tiny_passages(), index_manifest(retrieval_params(**retrieval_changes))).save(out)
     return out
 
 

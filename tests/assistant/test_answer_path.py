@@ -13,15 +13,15 @@ from retrieval.test_index import rows as corpus_rows
 from tiny_models import build_tiny_llama, build_tiny_tokenizer
 
 from docent.assistant.answer import SELECT_TOKENS, AnswerPath, drawn_on, is_abstention, passage_sentences
-from docent.retrieval.index import BM25Index
+from docent.retrieval.index import PassageIndex
 from docent.retrieval.passages import build_passages
 
 ABSTAIN = "I don't find that in my sources about Vietnamese history."
 
 
 @pytest.fixture(scope="module")
-def index() -> BM25Index:
-    return BM25Index.build(build_passages(corpus_rows(), passage_words=12), {"passage_words": 12})
+def index() -> PassageIndex:
+    return PassageIndex.build(build_passages(corpus_rows(), passage_words=12), {"passage_words": 12})
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +65,24 @@ def test_below_min_query_match_abstains_without_a_prompt(tokenizer, index) -> No
     assert path(tokenizer, index, min_query_match=best.match).plan(question).prompt is not None
     assert path(tokenizer, index, min_query_match=1.0).plan("when was hue the capital").prompt is not None
     assert path(tokenizer, index, min_query_match=1.0).plan("when was hue the capital of xanadu").prompt is not None
+
+
+def test_min_similarity_lets_a_question_in_other_words_through(tokenizer) -> None:
+    """BM25's floors turn away a question that shares no word with the sources; a passage whose
+    embedding is at least `min_similarity` close to the question's lets it reach the model."""
+    from retrieval.test_index import EMBEDDED
+
+    hybrid = PassageIndex.build(build_passages(corpus_rows(), passage_words=5), EMBEDDED)
+    question = "which women revolted"
+    best = hybrid.retrieve(question, 2)
+    assert best[0].score == 0.0 and best[0].similarity is not None and best[0].similarity > 0.25
+    floors = {"min_score": 1.0, "min_query_match": 0.5}
+    assert path(tokenizer, hybrid, **floors, min_similarity=1.0).plan(question).prompt is None
+    through = path(tokenizer, hybrid, **floors, min_similarity=best[0].similarity).plan(question)
+    assert through.prompt is not None and through.passages[0].doc_id == "trung"
+    assert path(tokenizer, hybrid, **floors, min_similarity=best[0].similarity + 0.01).plan(question).prompt is None
+    # the lexical floors still pass on their own when the best BM25 passage clears them
+    assert path(tokenizer, hybrid, **floors, min_similarity=1.0).plan("when was hue the capital").prompt is not None
 
 
 def test_gate_refuses_before_retrieval(tokenizer, index) -> None:

