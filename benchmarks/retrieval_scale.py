@@ -86,15 +86,7 @@ def main() -> None:
         built = time.perf_counter() - started
         queries = [" ".join(words[j] for j in rng.choice(VOCABULARY, size=int(rng.integers(3, 7)), p=weights))
                    for _ in range(args.queries)]
-        index.retrieve(queries[0], retrieval.k)  # first call pays one-off lazy imports
-        latencies = []
-        for query in queries:
-            started = time.perf_counter()
-            index.retrieve(query, retrieval.k)
-            latencies.append((time.perf_counter() - started) * 1000)
-        p50, p95 = np.percentile(latencies, [50, 95])
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"{size:>10,} {made:>8.1f} {built:>8.1f} {p50:>13.2f} {p95:>7.2f} {rss:>11,.0f}  BM25", flush=True)
+        print_row(size, made, f"{built:>8.1f}", index, queries, retrieval.k, "BM25")
         if retrieval.embedding_model:
             hybrid_row(index, queries, size <= args.encode_max, retrieval, rng, size, made)
         del passages, index
@@ -118,18 +110,25 @@ def hybrid_row(index, queries, encode: bool, retrieval, rng, size: int, made: fl
     manifest = {**index.manifest, "embedding_model": retrieval.embedding_model,
                 "lexical_weight": retrieval.lexical_weight}
     hybrid = PassageIndex(index.passages, index.bm25, manifest, vectors)
-    hybrid.retrieve(queries[0], retrieval.k)
+    build = f"{built:>8.1f}" if encode else f"{'-':>8}"
+    label = "BM25 + embeddings" + ("" if encode else " (random vectors stand in)")
+    print_row(size, made, build, hybrid, queries, retrieval.k, label)
+    del hybrid, vectors
+
+
+def print_row(size: int, made: float, build: str, index, queries: list[str], k: int, label: str) -> None:
+    """One table row: the queries answered one at a time, their latency percentiles, peak memory."""
+    import numpy as np
+
+    index.retrieve(queries[0], k)  # the first call pays one-off lazy imports (and the model load)
     latencies = []
     for query in queries:
         started = time.perf_counter()
-        hybrid.retrieve(query, retrieval.k)
+        index.retrieve(query, k)
         latencies.append((time.perf_counter() - started) * 1000)
     p50, p95 = np.percentile(latencies, [50, 95])
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    build = f"{built:>8.1f}" if encode else f"{'-':>8}"
-    label = "BM25 + embeddings" + ("" if encode else " (random vectors stand in)")
     print(f"{size:>10,} {made:>8.1f} {build} {p50:>13.2f} {p95:>7.2f} {rss:>11,.0f}  {label}", flush=True)
-    del hybrid, vectors
 
 
 if __name__ == "__main__":
