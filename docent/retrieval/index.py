@@ -186,7 +186,8 @@ class PassageIndex:
         if not known:
             return []
         ids, scores = self.bm25.retrieve([known], k=k, show_progress=False, n_threads=1)
-        return [self._retrieved(int(i), float(s), known, None)
+        weights = self._weights(known)
+        return [self._retrieved(int(i), float(s), weights, None)
                 for i, s in zip(ids[0], scores[0], strict=True) if float(s) > 0]
 
     def _retrieve_fused(self, question: str, similarity: Any, k: int) -> list[Retrieved]:
@@ -199,17 +200,21 @@ class PassageIndex:
         best = float(lexical.max())
         fused = (self.lexical_weight * (lexical / best if best > 0 else lexical)
                  + (1 - self.lexical_weight) * similarity.astype(np.float64))
+        weights = self._weights(known)
         # stable: a tie keeps passage order, so retrieval is deterministic
-        return [self._retrieved(int(i), float(lexical[i]), known, float(similarity[i]))
+        return [self._retrieved(int(i), float(lexical[i]), weights, float(similarity[i]))
                 for i in np.argsort(-fused, kind="stable")[:k]]
 
     def _known_terms(self, question: str) -> list[str]:
         return [t for t in terms(question, self.stemmer) if t in self.bm25.vocab_dict]
 
-    def _retrieved(self, i: int, score: float, known: list[str], similarity: float | None) -> Retrieved:
+    def _weights(self, known: list[str]) -> dict[str, float]:
+        """A question's weight: the IDF of each of its indexed terms."""
+        return {t: self.idf(t) for t in known}
+
+    def _retrieved(self, i: int, score: float, weights: dict[str, float], similarity: float | None) -> Retrieved:
         """Passage i with its scores, and the share of the question's weight it holds (Retrieved.match)."""
         passage = self.passages[i]
-        weights = {t: self.idf(t) for t in known}
         total = sum(weights.values())
         held = set(terms(passage.text + " " + passage.title, self.stemmer))
         match = sum(w for t, w in weights.items() if t in held) / total if total else 0.0

@@ -233,5 +233,5 @@ def test_embeddings_are_saved_checked_and_deterministic(tmp_path: Path, hybrid: 
 def test_an_embedding_model_that_is_not_installed_is_a_user_error() -> None:
     from docent.retrieval.embedding import packaged_model_dir
 
-    with pytest.raises(UserError, match=r"retrieval.embedding_model = 'no-such-model-pkg': package not installed"):
+    with pytest.raises(UserError, match=r"no-such-model-pkg: package not installed \(retrieval.embedding_model"):
         packaged_model_dir("no-such-model-pkg")
