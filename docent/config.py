@@ -111,6 +111,7 @@ class RetrievalParams:
     code_lead_words: int = bounded(ge=1, le=2000)
     embedding_model: str
     lexical_weight: float = bounded(ge=0, le=1)
+    answer_type_bonus: float = bounded(ge=0, le=1)
     train_embeddings: bool
     k: int = bounded(ge=1, le=50)
     p_gold: float = bounded(ge=0, le=1)

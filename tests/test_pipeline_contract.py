@@ -218,6 +218,7 @@ def test_the_checks_on_a_synthetic_project(tmp_path: Path) -> None:
         "foo: reads retrieval.absent_document_share, not declared in params",  # through dataclasses.replace
         "foo: reads retrieval.abstain_min_prob, not declared in params",
         "foo: reads retrieval.answer_mode, not declared in params",
+        "foo: reads retrieval.answer_type_bonus, not declared in params",
         "foo: reads retrieval.code_lead_words, not declared in params",
         "foo: reads retrieval.distractor_pool, not declared in params",
         "foo: reads retrieval.embedding_model, not declared in params",

@@ -594,7 +594,7 @@ def load_assistant_index(index_dir: Path, retrieval: RetrievalParams) -> Passage
     from docent.retrieval.index import load_index
 
     try:
-        return load_index(index_dir, expect=index_manifest(retrieval))
+        return load_index(index_dir, expect=index_manifest(retrieval), answer_type_bonus=retrieval.answer_type_bonus)
     except (UserError, FileNotFoundError) as exc:
         message = exc.format_message() if isinstance(exc, UserError) else f"{exc.filename}: file not found"
         if "dvc repro index" not in message:

@@ -161,7 +161,7 @@ def run_evaluation(
     train = read_split(split_dir, "train", allow_empty=ev.few_shot_k == 0)
     unrelated = read_jsonl(split_dir / "unrelated_test.jsonl", required=("question",), nonempty=("question",),
                            allow_empty_file=True)
-    index = load_index(index_dir, expect=index_manifest(retrieval))
+    index = load_index(index_dir, expect=index_manifest(retrieval), answer_type_bonus=retrieval.answer_type_bonus)
     # A natural question about a document held out of the sources (split.absent_documents) has no
     # answer in them: it is a test_absent question. The held-out draw follows the QA set (4 December:
     # Lê Lợi and Quang Trung, 5 of the 56 questions; the run before: Lê dynasty and Pol Pot, 2), so

@@ -76,7 +76,8 @@ def verification_prompts(tokenizer: Any, questions: list[str], context: str, par
         from docent.retrieval.build import index_manifest
         from docent.retrieval.index import load_index
 
-        retriever = load_index(index_dir, expect=index_manifest(params.retrieval))
+        retriever = load_index(index_dir, expect=index_manifest(params.retrieval),
+                               answer_type_bonus=params.retrieval.answer_type_bonus)
     path = AnswerPath(tokenizer, retriever=retriever, k=params.retrieval.k, min_score=params.retrieval.min_score,
                       abstain=params.assistant.abstain, min_query_match=params.retrieval.min_query_match,
                       min_similarity=params.retrieval.min_similarity)

@@ -7,7 +7,9 @@ Snowball-stemmed, the same for passages and questions, so "who founded hanoi" ma
 was founded". Lexical search misses what visitors say in other words ("die" / "death", "biggest" /
 "largest"); the embedding finds those, and BM25 keeps the names and numbers an embedding blurs.
 A passage's fused score is `lexical_weight` x its BM25 score over the question's best BM25 score,
-plus (1 - `lexical_weight`) x its cosine similarity to the question (why 0.3: params.yaml).
+plus (1 - `lexical_weight`) x its cosine similarity to the question (why 0.3: params.yaml), plus
+`answer_type_bonus` when the question asks for a time or a number and the passage states one
+(docent/retrieval/answer_types.py). BM25 alone ranks by its score only.
 
 The folder `models/index/` holds bm25s' files, `passages.jsonl` (row i = the index's document i),
 `embeddings.npy` (row i = passage i's unit vector; only with an embedding model) and
@@ -34,6 +36,7 @@ from typing import Any, Protocol
 
 from docent.cli import UserError
 from docent.io import atomic_dir, read_jsonl, write_json, write_jsonl
+from docent.retrieval.answer_types import AnswerType, asked_answer_type, holds_answer_type
 from docent.retrieval.embedding import embedder
 from docent.retrieval.passages import PASSAGE_KEYS, Passage, Retrieved
 from docent.text.normalize import fold_for_matching
@@ -110,7 +113,9 @@ class PassageIndex:
     """Passages, their BM25 scores and (optionally) their embeddings; `retrieve` returns the k best."""
 
     def __init__(self, passages: Sequence[Passage], bm25: Any, manifest: dict[str, Any],
-                 embeddings: Any | None = None) -> None:
+                 embeddings: Any | None = None, answer_type_bonus: float = 0.0) -> None:
+        """`answer_type_bonus`: added to the fused score of a passage holding the kind of answer
+        asked for (a query-time setting, not part of the index: retrieval.answer_type_bonus)."""
         self.passages = list(passages)
         self.bm25 = bm25
         self.manifest = manifest
@@ -120,6 +125,8 @@ class PassageIndex:
             raise ValueError("PassageIndex: embeddings without an embedding_model in the manifest, or the reverse")
         self.embedder = None if embeddings is None else embedder(model)
         self.lexical_weight = float(manifest.get("lexical_weight", 1.0)) if embeddings is not None else 1.0
+        self.answer_type_bonus = answer_type_bonus
+        self._holds: dict[AnswerType, Any] = {}  # answer type -> which passages state one (0/1 array)
         # PyStemmer objects must not be used from two threads at once (the server answers in several)
         self._local = threading.local()
 
@@ -201,9 +208,20 @@ class PassageIndex:
         fused = (self.lexical_weight * (lexical / best if best > 0 else lexical)
                  + (1 - self.lexical_weight) * similarity.astype(np.float64))
         weights = self._weights(known)
-        # stable: a tie keeps passage order, so retrieval is deterministic
+        answer_type = asked_answer_type(question) if self.answer_type_bonus else None
+        if answer_type is not None:
+            fused += self.answer_type_bonus * self._holding(answer_type)
         return [self._retrieved(int(i), float(lexical[i]), weights, float(similarity[i]))
-                for i in np.argsort(-fused, kind="stable")[:k]]
+                for i in top_k(fused, k)]
+
+    def _holding(self, answer_type: AnswerType) -> Any:
+        """1.0 for each passage whose text states an answer of this type, else 0.0 (read once)."""
+        import numpy as np
+
+        if answer_type not in self._holds:
+            self._holds[answer_type] = np.array([holds_answer_type(answer_type, p.text) for p in self.passages],
+                                                dtype=np.float64)
+        return self._holds[answer_type]
 
     def _known_terms(self, question: str) -> list[str]:
         return [t for t in terms(question, self.stemmer) if t in self.bm25.vocab_dict]
@@ -230,8 +248,24 @@ class PassageIndex:
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
 
-def load_index(folder: str | Path, expect: dict[str, Any] | None = None) -> PassageIndex:
-    """The saved index; `expect` (e.g. {"passage_words": 60}) must match its manifest."""
+def top_k(scores: Any, k: int) -> Any:
+    """The indices of the k highest scores, best first, a tie in passage order (deterministic):
+    what a stable sort of every score gives, at the cost of a partition and a sort of the k (and
+    any passage tied with the k-th). A full sort was most of a fused question's 179 ms at 1M
+    passages (benchmarks/retrieval_scale.py)."""
+    import numpy as np
+
+    if k >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    kth = np.partition(scores, len(scores) - k)[len(scores) - k]  # the k-th highest score
+    candidates = np.flatnonzero(scores >= kth)  # in passage order: the stable sort keeps ties so
+    return candidates[np.argsort(-scores[candidates], kind="stable")][:k]
+
+
+def load_index(folder: str | Path, expect: dict[str, Any] | None = None,
+               answer_type_bonus: float = 0.0) -> PassageIndex:
+    """The saved index; `expect` (e.g. {"passage_words": 60}) must match its manifest.
+    `answer_type_bonus`: see PassageIndex (0 = the fused score alone)."""
     import bm25s
 
     folder = Path(folder)
@@ -271,4 +305,4 @@ def load_index(folder: str | Path, expect: dict[str, Any] | None = None) -> Pass
         if embeddings.ndim != 2 or embeddings.shape[0] != len(passages):
             raise UserError(f"{folder / EMBEDDINGS}: {embeddings.shape[0] if embeddings.ndim else 0} rows for "
                             f"{len(passages)} passages; run `dvc repro index`")
-    return PassageIndex(passages, bm25, manifest, embeddings)
+    return PassageIndex(passages, bm25, manifest, embeddings, answer_type_bonus)

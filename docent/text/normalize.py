@@ -118,6 +118,10 @@ def states_fact(answer: str, short_answer: str) -> bool:
     """Whether an answer states the fact a short answer names: every word of the short answer that
     carries content ("AD 40" -> ad, 40) is a word of the answer, in any order ("40 AD" states it)."""
     wanted = fact_terms(short_answer)
+    if not wanted:
+        # symbols only ("==", "->"): folding leaves no word, so the answer must hold them as written
+        # ("... followed by == and the version" states "==")
+        return bool(short_answer.strip()) and short_answer.strip() in answer
     content = [w for w in wanted if w not in _LINKING_WORDS] or wanted
     have = set(fact_terms(answer))
     return bool(content) and all(w in have for w in content)

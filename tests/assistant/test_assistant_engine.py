@@ -315,3 +315,18 @@ def test_select_mode_streams_a_source_sentence_or_the_abstention(grounded, monke
             busy.answer(HCM).read()
     finally:
         selecting.lock.release()
+
+
+def test_the_assistant_index_ranks_with_the_answer_type_bonus_of_its_params(tmp_path):
+    """retrieval.answer_type_bonus is a query-time setting: not in the index's manifest, so an index
+    built before it changed still loads, and the assistant's copy ranks with the params' value."""
+    import dataclasses
+
+    from assistant_fixtures import build_index, retrieval_params
+
+    from docent.assistant.engine import load_assistant_index
+
+    index = build_index(tmp_path / "index")
+    for bonus in (0.0, 0.2):
+        params = dataclasses.replace(retrieval_params(), answer_type_bonus=bonus)
+        assert load_assistant_index(index, params).answer_type_bonus == bonus

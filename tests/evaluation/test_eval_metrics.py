@@ -93,3 +93,20 @@ def test_score_corpus_means_rows():
     assert all(math.isfinite(v) for v in corpus.values())
     with pytest.raises(ValueError):
         score_corpus(["a"], ["a", "b"])
+
+
+@pytest.mark.parametrize(("answer", "status", "short", "expected"), [
+    ("Saigon fell on 30 April 1975.", "answered", "1975", "correct"),
+    ("Hồ Chí Minh founded it.", "answered", "Ho Chi Minh", "correct"),  # accents folded
+    ("The river is 4909 km long.", "answered", "4,909 km", "correct"),  # numbers normalised
+    ("It lasted three years.", "answered", "3 years", "correct"),
+    ("Saigon fell in 1976.", "answered", "1975", "wrong"),
+    ("I don't find that in my sources.", "abstained", "1975", "abstained"),
+    # a short answer of symbols only, which folding empties, must appear as written
+    ("Give the package name followed by == and the version.", "answered", "==", "correct"),
+    ("Give the package name and the version.", "answered", "==", "wrong"),
+])
+def test_fact_outcome(answer: str, status: str, short: str, expected: str) -> None:
+    from docent.evaluation.metrics import fact_outcome
+
+    assert fact_outcome(answer, status, short) == expected

@@ -235,3 +235,18 @@ def test_an_embedding_model_that_is_not_installed_is_a_user_error() -> None:
 
     with pytest.raises(UserError, match=r"no-such-model-pkg: package not installed \(retrieval.embedding_model"):
         packaged_model_dir("no-such-model-pkg")
+
+
+def test_top_k_is_the_stable_sort_of_every_score() -> None:
+    """Partition then sort gives what sorting every score gives, ties included (passage order)."""
+    import numpy as np
+
+    from docent.retrieval.index import top_k
+
+    rng = np.random.default_rng(0)
+    for n, k in ((1, 1), (5, 3), (50, 5), (1000, 8), (1000, 1000), (7, 20)):
+        scores = rng.integers(0, 4, size=n).astype(np.float64)  # few distinct values: many ties
+        scores[: n // 3] += rng.random(n // 3)
+        assert top_k(scores, k).tolist() == np.argsort(-scores, kind="stable")[:k].tolist()
+    tied = np.array([0.5, 0.9, 0.5, 0.9, 0.5])
+    assert top_k(tied, 3).tolist() == [1, 3, 0]
