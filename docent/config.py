@@ -108,6 +108,7 @@ class SplitParams:
 @dataclass(frozen=True, kw_only=True)
 class RetrievalParams:
     passage_words: int = bounded(ge=5, le=2000)
+    resolve_references: bool
     code_lead_words: int = bounded(ge=1, le=2000)
     embedding_model: str
     lexical_weight: float = bounded(ge=0, le=1)

@@ -40,11 +40,19 @@ def main(params_path: str, sentences: str, code_path: str, pages: str, split_dir
     from docent.retrieval.build import RECALL_AT, build_index, natural_gold, recall_at
 
     assert params.retrieval is not None and params.assistant is not None
-    index, index_metrics = build_index(sentences, code_path, pages, split_dir, params.retrieval)
+    named = None
+    if params.retrieval.resolve_references:
+        from docent.retrieval.references import named_references
+
+        named = named_references(sentences)
+    index, index_metrics = build_index(sentences, code_path, pages, split_dir, params.retrieval, named)
     rows = [r for r in natural_questions(Path(natural), params.assistant.domain) if r.get("sentence")]
     if rows:
         ks = sorted({params.retrieval.k, *RECALL_AT})
-        recalls = recall_at(index, [(str(r["question"]), natural_gold(index.passages, str(r["sentence"])))
+        from docent.io import read_jsonl
+
+        sources = read_jsonl(sentences, required=("doc_id", "sent_id", "text"))
+        recalls = recall_at(index, [(str(r["question"]), natural_gold(index.passages, str(r["sentence"]), sources))
                                     for r in rows], ks)
         index_metrics.update({f"natural.recall_at_{k}": v for k, v in recalls.items()})
     index.save(out)

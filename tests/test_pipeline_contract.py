@@ -227,6 +227,7 @@ def test_the_checks_on_a_synthetic_project(tmp_path: Path) -> None:
         "foo: reads retrieval.min_query_match, not declared in params",
         "foo: reads retrieval.min_similarity, not declared in params",
         "foo: reads retrieval.passage_words, not declared in params",
+        "foo: reads retrieval.resolve_references, not declared in params",
         "foo: reads retrieval.train_embeddings, not declared in params",
         "foo: declares retrieval.min_score, which its code never reads",
     ]

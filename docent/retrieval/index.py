@@ -45,6 +45,7 @@ MANIFEST = "manifest.json"
 PASSAGES = "passages.jsonl"
 BM25_DIR = "bm25"
 EMBEDDINGS = "embeddings.npy"
+SOURCE_DIR = "source"  # the passages as the source words them, BM25 alone (training contexts)
 _TERM = re.compile(r"\w\w+", re.UNICODE)
 
 
@@ -113,9 +114,13 @@ class PassageIndex:
     """Passages, their BM25 scores and (optionally) their embeddings; `retrieve` returns the k best."""
 
     def __init__(self, passages: Sequence[Passage], bm25: Any, manifest: dict[str, Any],
-                 embeddings: Any | None = None, answer_type_bonus: float = 0.0) -> None:
+                 embeddings: Any | None = None, answer_type_bonus: float = 0.0,
+                 source: PassageIndex | None = None) -> None:
         """`answer_type_bonus`: added to the fused score of a passage holding the kind of answer
-        asked for (a query-time setting, not part of the index: retrieval.answer_type_bonus)."""
+        asked for (a query-time setting, not part of the index: retrieval.answer_type_bonus).
+        `source`: where passages name their references (retrieval.resolve_references), the same
+        sentences as the source words them, searched by BM25 alone: what training contexts are
+        retrieved from (`lexical`)."""
         self.passages = list(passages)
         self.bm25 = bm25
         self.manifest = manifest
@@ -126,6 +131,7 @@ class PassageIndex:
         self.embedder = None if embeddings is None else embedder(model)
         self.lexical_weight = float(manifest.get("lexical_weight", 1.0)) if embeddings is not None else 1.0
         self.answer_type_bonus = answer_type_bonus
+        self.source = source
         self._holds: dict[AnswerType, Any] = {}  # answer type -> which passages state one (0/1 array)
         # PyStemmer objects must not be used from two threads at once (the server answers in several)
         self._local = threading.local()
@@ -167,10 +173,15 @@ class PassageIndex:
             write_jsonl(tmp / PASSAGES, [p.row() for p in self.passages])
             if self.embeddings is not None:
                 np.save(tmp / EMBEDDINGS, self.embeddings, allow_pickle=False)
+            if self.source is not None:
+                self.source.save(tmp / SOURCE_DIR)
             write_json(tmp / MANIFEST, self.manifest)
 
     def lexical(self) -> PassageIndex:
-        """The same passages searched by BM25 alone (training contexts: `retrieval.train_embeddings`)."""
+        """The passages searched by BM25 alone, as the source words them where this index names
+        references (`source`): training contexts (retrieval.train_embeddings, resolve_references)."""
+        if self.source is not None:
+            return self.source
         if self.embeddings is None:
             return self
         return PassageIndex(self.passages, self.bm25, {**self.manifest, "embedding_model": ""})
@@ -250,9 +261,8 @@ class PassageIndex:
 
 def top_k(scores: Any, k: int) -> Any:
     """The indices of the k highest scores, best first, a tie in passage order (deterministic):
-    what a stable sort of every score gives, at the cost of a partition and a sort of the k (and
-    any passage tied with the k-th). A full sort was most of a fused question's 179 ms at 1M
-    passages (benchmarks/retrieval_scale.py)."""
+    what a stable sort of every score gives, at the cost of a partition (linear in the passages)
+    and a sort of the k (and of any passage tied with the k-th) instead of a sort of them all."""
     import numpy as np
 
     if k >= len(scores):
@@ -305,4 +315,5 @@ def load_index(folder: str | Path, expect: dict[str, Any] | None = None,
         if embeddings.ndim != 2 or embeddings.shape[0] != len(passages):
             raise UserError(f"{folder / EMBEDDINGS}: {embeddings.shape[0] if embeddings.ndim else 0} rows for "
                             f"{len(passages)} passages; run `dvc repro index`")
-    return PassageIndex(passages, bm25, manifest, embeddings, answer_type_bonus)
+    source = load_index(folder / SOURCE_DIR) if (folder / SOURCE_DIR).is_dir() else None
+    return PassageIndex(passages, bm25, manifest, embeddings, answer_type_bonus, source)

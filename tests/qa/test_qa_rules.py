@@ -498,3 +498,26 @@ def test_a_parameter_described_in_lower_case_is_asked_of_its_document():
     assert counts["rejected_answer_ungrammatical"] == 0
     # the kind alone ("Boolean value") would score the class's other Boolean parameters right too
     assert pairs[0].short_answer == "Boolean value: symlink Python binary"
+
+
+def test_named_references_keep_the_source_wording():
+    """Passages name what "It"/"He" means (retrieval.resolve_references) and keep every other word
+    of the source, brackets included, which the answers drop (tidy)."""
+    from docent.qa.rules.coreference import with_source_wording
+    from docent.qa.rules.generator import named_references
+
+    texts = [("Hanoi", "Hanoi is the capital of Vietnam."),
+             ("Hanoi", "It covers an area of 3,358.6 km2 (1,296.8 mi2) on the Red River."),
+             ("Hanoi", "It hosts 78 foreign embassies."),
+             ("Lê Lợi", "Lê Lợi was a Vietnamese emperor."),
+             ("Lê Lợi", "He defeated the Ming army in 1427.")]
+    sentences = [Sentence(doc_id=title, title=title, sent_id=k, text=text) for k, (title, text) in enumerate(texts)]
+    named = named_references(load_spacy(), sentences)
+    assert named == {"Hanoi#1": "Hanoi covers an area of 3,358.6 km2 (1,296.8 mi2) on the Red River.",
+                     "Hanoi#2": "Hanoi hosts 78 foreign embassies.",
+                     "Lê Lợi#4": "Lê Lợi defeated the Ming army in 1427."}
+    # what tidying dropped (a bracket with a date in it) stays; the name replaces the pronoun
+    assert with_source_wording("Its capitals were Hanoi (1902–1945) and Saigon.",
+                               "French Indochina's capitals were Hanoi and Saigon.") == \
+        "French Indochina's capitals were Hanoi (1902–1945) and Saigon."
+    assert with_source_wording("Hanoi is the capital.", "Hanoi is the capital.") == "Hanoi is the capital."

@@ -250,3 +250,18 @@ def test_top_k_is_the_stable_sort_of_every_score() -> None:
         assert top_k(scores, k).tolist() == np.argsort(-scores, kind="stable")[:k].tolist()
     tied = np.array([0.5, 0.9, 0.5, 0.9, 0.5])
     assert top_k(tied, 3).tolist() == [1, 3, 0]
+
+
+def test_natural_gold_finds_a_named_passage_by_its_source_sentence() -> None:
+    """A passage that names its reference ("Hà Nội was founded ...") no longer holds the source's
+    words ("It was founded ..."): the hand-written question's gold is found by the clean sentence."""
+    from docent.retrieval.build import natural_gold
+
+    source = rows()
+    named = build_passages([{**r, "text": r["text"].replace("It was founded", "Hà Nội was founded")}
+                            for r in source], passage_words=5)
+    sentence = "It was founded as Thăng Long in 1010 by Lý Thái Tổ."
+    assert natural_gold(named, sentence) == set()  # by text alone: lost
+    assert natural_gold(named, sentence, source) == {"hanoi@1"}
+    assert natural_gold(named, "Hà Nội is the capital of Vietnam.", source) == {"hanoi@0"}
+    assert natural_gold(named, "", source) == set()

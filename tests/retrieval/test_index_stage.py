@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 VENV = [("venv", "The venv module creates lightweight virtual environments."),
         ("venv", "Each environment has its own Python binary and its own installed packages."),
         ("pip", "The pip tool installs packages from the Python Package Index."),
+        ("pip", "It ships with every Python installation."),
         ("absent", "The zipapp module builds executable archives of Python code.")]
 CODE = [{"doc_id": "venv", "title": "venv", "code_id": "venv#code0", "section": "venv > Creating environments",
          "kind": "code", "language": "",
@@ -41,7 +42,7 @@ def run_index(tmp_path: Path) -> tuple[object, Path]:
         write_jsonl(split / f"{name}.jsonl", [{"question": "What does pip install?", "sent_ids": ["pip#2"],
                                                "doc_id": "pip"}] if name == "train" else [])
     write_jsonl(split / "test_absent.jsonl", [{"question": "What does zipapp build?", "doc_id": "absent",
-                                               "sent_ids": ["absent#3"]}])
+                                               "sent_ids": ["absent#4"]}])
     natural = write_jsonl(tmp_path / "natural.jsonl", [])
     out = tmp_path / "index"
     args = ["--params", str(REPO / "params.yaml"), "--sentences", str(sentences), "--code", str(code),
@@ -56,6 +57,18 @@ def test_index_stage_output_contract_with_code_passages(tmp_path: Path) -> None:
     metrics = json.loads((tmp_path / "index.json").read_text(encoding="utf-8"))
     assert metrics["documents_held_out"] == 1 and metrics["code_passages"] == 1
     assert metrics["passages"] == 3 and metrics["train.recall_at_1"] == 1.0
+    # retrieval.resolve_references (on in params.yaml): the passage names what "It" is
+    assert metrics["sentences_with_references_named"] == 1
+    pip = next(p for p in load_index(out).passages if p.doc_id == "pip")
+    assert pip.text == ("The pip tool installs packages from the Python Package Index. "
+                        "The pip tool ships with every Python installation.")
+    assert pip.sent_ids == ("pip#2", "pip#3")
+    # training contexts are retrieved from the passages as the source words them, by BM25 alone
+    source = load_index(out).lexical()
+    assert source.embeddings is None and (out / "source" / "passages.jsonl").is_file()
+    assert next(p for p in source.passages if p.doc_id == "pip").text == (
+        "The pip tool installs packages from the Python Package Index. It ships with every Python installation.")
+    assert [p.passage_id for p in source.passages] == [p.passage_id for p in load_index(out).passages]
     index = load_index(out)
     assert not [p for p in index.passages if p.doc_id == "absent"]  # neither its sentences nor its code
     code = next(p for p in index.passages if p.passage_id == "venv@code0")

@@ -34,7 +34,8 @@ def index() -> PassageIndex:
 
 
 def params(**kw: float) -> RetrievalParams:
-    return RetrievalParams(**{"passage_words": 12, "code_lead_words": 60, "k": 2, "p_gold": 0.8,
+    return RetrievalParams(**{"passage_words": 12, "resolve_references": False, "code_lead_words": 60, "k": 2,
+                              "p_gold": 0.8,
                               "abstain_share": 1.0, "min_score": 0.0, "min_query_match": 0.0, "min_similarity": 1.0,
                               "embedding_model": "", "lexical_weight": 1.0, "answer_type_bonus": 0.0,
                               "train_embeddings": False,

@@ -230,3 +230,27 @@ def _nearer_antecedent(pronoun: Token) -> bool:
     return any(c.dep_ == "advcl" and c.i < pronoun.i and any(
         s.dep_ in ("nsubj", "nsubjpass") and s.pos_ in ("NOUN", "PROPN") for s in c.children)
         for c in pronoun.head.children)
+
+
+def with_source_wording(source: str, resolved: str) -> str:
+    """The source sentence with only the references `resolved` named: "It covers an area of 3,358.6
+    km2 (1,296.8 mi2)." and "Hanoi covers an area of 3,358.6 km2." -> "Hanoi covers an area of
+    3,358.6 km2 (1,296.8 mi2).".
+
+    `resolved` is the sentence as the generator answers with it: tidied (brackets and their
+    contents dropped, `parsing.tidy`) and then its references named. A passage must keep every
+    fact of its source, so of the differences only the short replacements and insertions of words
+    (a pronoun or a description by a name, "It" -> "Hanoi", "the empire's" -> "the Khmer
+    Empire's") are taken; what tidying dropped stays."""
+    import difflib
+
+    before, after = source.split(), resolved.split()
+    words: list[str] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=before, b=after, autojunk=False).get_opcodes():
+        named = (op == "replace" and i2 - i1 <= 3 and j2 - j1 <= 6
+                 and not any(ch in "()[]0123456789" for w in before[i1:i2] for ch in w))
+        if named or (op == "insert" and j2 - j1 <= 4):
+            words += after[j1:j2]
+        else:
+            words += before[i1:i2]
+    return " ".join(words)

@@ -16,8 +16,9 @@ from docent.qa.rules.coreference import (
     reference_page_entity,
     resolve_references,
     title_entity,
+    with_source_wording,
 )
-from docent.qa.rules.parsing import defined_kinds, tidy
+from docent.qa.rules.parsing import defined_kinds, fix_spacing, tidy
 from docent.qa.rules.questions import (
     Fact,
     as_predicate,
@@ -137,3 +138,23 @@ class RulesGenerator:
         elif own:
             named.insert(0, Fact("", text, own))
         return [(fact, text) for fact in named]
+
+
+def named_references(nlp: Language, sentences: Sequence[Sentence]) -> dict[str, str]:
+    """{sentence key: its text with references named} for the sentences whose pronoun or definite
+    description the generator resolves ("It hosts 78 foreign embassies ..." -> "Hanoi hosts 78
+    foreign embassies ..."), in the source's own wording otherwise (`with_source_wording`). The
+    index stage's passages read this way (retrieval.resolve_references): retrieval then finds the
+    sentence by its subject's name, and the model reads what the QA answers say."""
+    generator = RulesGenerator(nlp, per_fact=1, max_answer_words=1)
+    named: dict[str, str] = {}
+    for sentence, doc in generator.parse(sentences, Counter()):
+        if sentence.key in generator.terms:
+            continue  # a documented term's description: its "It" is the term the passage shows
+        source = sentence.text.strip()
+        resolved = fix_spacing(doc.text)
+        if resolved != fix_spacing(tidy(source)):
+            text = with_source_wording(source, resolved)
+            if text != source:
+                named[sentence.key] = text
+    return named
