@@ -18,8 +18,8 @@ this says which and why. Each uncovered sentence gets one or more of these cause
 - `duplicate_question`: every valid question was already asked of an earlier sentence;
 - `empty_after_tidying`: nothing was left once brackets and markup were tidied away.
 
-The replay is the generator's own code (`RulesGenerator.facts`, `Selection`), run in the same order
-with the same params, so the causes are the ones that applied when generate_qa ran.
+The replay is the generator's own code (`RulesGenerator.parse` and `facts`, `Selection`), run in
+the same order with the same params, so the causes are the ones that applied when generate_qa ran.
 """
 
 from __future__ import annotations
@@ -48,14 +48,12 @@ def uncovered_sentences(sentences: Sequence[Sentence], per_fact: int, max_answer
     arguments are the `qa` params generate_qa ran with: visitor forms count as questions asked)."""
     from docent.qa.grounding import topic_words
     from docent.qa.rules import RulesGenerator, load_spacy
-    from docent.qa.selection import Selection, question_key
+    from docent.qa.selection import Selection
 
     generator = RulesGenerator(load_spacy(), per_fact=per_fact, max_answer_words=max_answer_words,
                                min_overlap=min_overlap, colloquial=colloquial)
-    pairs, _ = generator.generate(sentences)
-    covered = {(p.doc_id, s) for p in pairs for s in p.sent_ids}
-    # the replay: the same facts through a fresh selection, whose questions-already-asked set grows
-    # exactly as it did in generate (covered sentences keep what they kept, in order)
+    # the replay: generate's facts through generate's selection step, sentence by sentence in the
+    # same order, so the questions already asked grow exactly as they did there
     selection = Selection(per_fact, max_answer_words, min_overlap, True, Counter(), colloquial=colloquial)
     parsed = {sentence.key: doc for sentence, doc in generator.parse(sentences, Counter())}
     out: list[UncoveredSentence] = []
@@ -65,11 +63,8 @@ def uncovered_sentences(sentences: Sequence[Sentence], per_fact: int, max_answer
             out.append(UncoveredSentence(sentence, "", Counter({"empty_after_tidying": 1})))
             continue
         facts = generator.facts(sentence, doc)
-        source = sentence.doc_id.partition(":")[0]
-        if (sentence.doc_id, sentence.sent_id) in covered:
-            for fact, passage in facts:
-                selection.keep([(fact.answer, fact.candidates)], passage, sentence.title, sentence.section, source)
-            continue
+        # the causes are read before the selection keeps anything of this sentence (which would
+        # make its own questions look asked already)
         report = UncoveredSentence(sentence, doc.text)
         if not facts:
             report.causes["no_clause"] += 1
@@ -84,13 +79,15 @@ def uncovered_sentences(sentences: Sequence[Sentence], per_fact: int, max_answer
             if not fact.candidates:
                 report.causes["no_question_form"] += 1
             for cand in fact.candidates:
-                problem = selection.candidate_problem(cand, fact.answer, topic)
-                # a valid question not kept was asked before (an uncovered sentence keeps none)
-                refused = problem or ("duplicate_question" if question_key(cand) in selection.seen
-                                      else "duplicate_question_in_sentence")
+                # a valid question that a sentence without pairs did not keep had been asked before
+                refused = selection.candidate_problem(cand, fact.answer, topic) or "duplicate_question"
                 report.causes[refused] += 1
                 report.proposals.append((cand.question, refused))
-        out.append(report)
+        source = sentence.doc_id.partition(":")[0]
+        kept = [pair for fact, passage in facts for pair in selection.keep(
+            [(fact.answer, fact.candidates)], passage, sentence.title, sentence.section, source)]
+        if not kept:
+            out.append(report)
     return out
 
 
