@@ -4,8 +4,9 @@ sentence it left without a pair, what it proposed and why the selection step ref
     python -m docent.qa.uncovered --params params.yaml --sentences data/clean/sentences.jsonl --show 20
 
 A tool for the person whose documents these are (and for whoever works on the generator), not a
-stage: `metrics/qa.json` says how many sentences got no question (`sentences_without_question`),
-this says which and why. Each uncovered sentence gets one or more of these causes:
+stage: `metrics/qa.json` says what share of the sentences got a question (`coverage`; its
+`sentences_without_question` leaves out the sentences tidied to nothing), this says which did not
+and why. Each uncovered sentence gets one or more of these causes:
 
 - `no_clause`: the parse gives no finite clause for the question forms to start from (a heading,
   a list item, a fragment such as "A standard way of getting the MIME type for a file.", or a
